@@ -1,0 +1,94 @@
+"""`depth-anything-ros predict`: depth maps for image files.
+
+Per image, under --output: `<stem>.npy` (float32 model output at the image's resolution: relative
+inverse depth, or metres for metric models), `<stem>.png` (16-bit: millimetres for metric models,
+0 = invalid; for relative models the output min-max scaled to 1..65535) and `<stem>_color.png`
+(turbo colormap, near = warm).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import CLIError
+from .common import add_checkpoint_args, read_rgb
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("predict", help="depth maps for image files", description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_checkpoint_args(p, required=False)
+    p.add_argument("--onnx", type=Path, help="run an exported ONNX model on ONNX Runtime instead of --checkpoint")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument("--input-size", default=None,
+                   help="fixed network size HxW (multiples of 14); default: official rule, shorter side 518")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--output", required=True, type=Path, help="output directory")
+    p.set_defaults(func=run)
+
+
+def write_outputs(out_dir: Path, stem: str, pred: np.ndarray, kind: str) -> None:
+    """The three files for one prediction."""
+    import cv2
+
+    from ..geometry import colorize
+
+    np.save(out_dir / f"{stem}.npy", pred.astype(np.float32))
+    valid = np.isfinite(pred)
+    if kind == "metric":
+        png16 = np.where(valid, np.clip(np.round(pred * 1000.0), 0, 65535), 0).astype(np.uint16)
+        color = colorize(pred, valid, inverse=True)
+    else:
+        lo, hi = (float(pred[valid].min()), float(pred[valid].max())) if valid.any() else (0.0, 1.0)
+        scaled = 1.0 + (pred - lo) / max(hi - lo, 1e-12) * 65534.0
+        png16 = np.where(valid, np.round(scaled), 0).astype(np.uint16)
+        color = colorize(pred, valid)
+    cv2.imwrite(str(out_dir / f"{stem}.png"), png16)
+    cv2.imwrite(str(out_dir / f"{stem}_color.png"), color)
+
+
+def _build_estimator(args):
+    from ..inference import DepthEstimator
+    from ..inference.preprocess import parse_size
+    from ..model.checkpoint import CheckpointError
+
+    try:
+        size = parse_size(args.input_size) if args.input_size else None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if (args.checkpoint is None) == (args.onnx is None):
+        raise CLIError("give exactly one of --checkpoint or --onnx")
+    try:
+        if args.onnx is not None:
+            if not args.onnx.is_file():
+                raise CLIError(f"{args.onnx}: no such file")
+            return DepthEstimator.from_onnx(str(args.onnx), network_size=size)
+        return DepthEstimator.from_checkpoint(args.checkpoint, encoder=args.encoder, version=args.version,
+                                              kind=args.kind, max_depth=args.max_depth, device=args.device,
+                                              network_size=size)
+    except (CheckpointError, ValueError, RuntimeError) as exc:
+        raise CLIError(str(exc)) from None
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    missing = [p for p in args.images if not p.is_file()]
+    if missing:
+        raise CLIError(f"{missing[0]}: no such file" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    estimator = _build_estimator(args)
+    args.output.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in tqdm(args.images, desc="predict", unit="img", disable=len(args.images) < 2):
+        try:
+            rgb = read_rgb(path)
+        except CLIError as exc:  # one bad file does not lose the others
+            print(f"depth-anything-ros predict: error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        write_outputs(args.output, path.stem, estimator.predict(rgb), estimator.kind)
+    print(f"wrote {len(args.images) - failures} prediction(s) ({estimator.kind}) to {args.output}")
+    return 1 if failures else 0
