@@ -44,3 +44,29 @@ def read_rgb(path: Path) -> np.ndarray:
     if img is None:
         raise CLIError(f"{path}: not a readable image")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def build_estimator(args: argparse.Namespace):
+    """A DepthEstimator from --checkpoint (torch) or --onnx (ONNX Runtime) and --input-size/--device if present."""
+    from ..inference import DepthEstimator
+    from ..inference.preprocess import parse_size
+    from ..model.checkpoint import CheckpointError
+
+    try:
+        size = parse_size(args.input_size) if getattr(args, "input_size", None) else None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    onnx = getattr(args, "onnx", None)
+    if (args.checkpoint is None) == (onnx is None):
+        raise CLIError("give exactly one of --checkpoint or --onnx")
+    model_path = onnx if onnx is not None else args.checkpoint
+    if not Path(model_path).exists():
+        raise CLIError(f"{model_path}: no such file")
+    try:
+        if onnx is not None:
+            return DepthEstimator.from_onnx(str(onnx), network_size=size)
+        return DepthEstimator.from_checkpoint(args.checkpoint, encoder=args.encoder, version=args.version,
+                                              kind=args.kind, max_depth=args.max_depth,
+                                              device=getattr(args, "device", "cpu"), network_size=size)
+    except (CheckpointError, ValueError, RuntimeError) as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None

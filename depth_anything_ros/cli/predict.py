@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import CLIError
-from .common import add_checkpoint_args, read_rgb
+from .common import add_checkpoint_args, build_estimator, read_rgb
 
 
 def register(subparsers) -> None:
@@ -50,36 +50,13 @@ def write_outputs(out_dir: Path, stem: str, pred: np.ndarray, kind: str) -> None
     cv2.imwrite(str(out_dir / f"{stem}_color.png"), color)
 
 
-def _build_estimator(args):
-    from ..inference import DepthEstimator
-    from ..inference.preprocess import parse_size
-    from ..model.checkpoint import CheckpointError
-
-    try:
-        size = parse_size(args.input_size) if args.input_size else None
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    if (args.checkpoint is None) == (args.onnx is None):
-        raise CLIError("give exactly one of --checkpoint or --onnx")
-    try:
-        if args.onnx is not None:
-            if not args.onnx.is_file():
-                raise CLIError(f"{args.onnx}: no such file")
-            return DepthEstimator.from_onnx(str(args.onnx), network_size=size)
-        return DepthEstimator.from_checkpoint(args.checkpoint, encoder=args.encoder, version=args.version,
-                                              kind=args.kind, max_depth=args.max_depth, device=args.device,
-                                              network_size=size)
-    except (CheckpointError, ValueError, RuntimeError) as exc:
-        raise CLIError(str(exc)) from None
-
-
 def run(args) -> int:
     from tqdm import tqdm
 
     missing = [p for p in args.images if not p.is_file()]
     if missing:
         raise CLIError(f"{missing[0]}: no such file" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
-    estimator = _build_estimator(args)
+    estimator = build_estimator(args)
     args.output.mkdir(parents=True, exist_ok=True)
     failures = 0
     for path in tqdm(args.images, desc="predict", unit="img", disable=len(args.images) < 2):

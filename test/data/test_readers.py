@@ -1,0 +1,213 @@
+"""Readers on small files written here in the real formats (PNG, HDF5 .mat, KITTI PNG/256, rosbag2)."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from training.data.readers import (KITTIEigen, NYUv2Labeled, RGBDFolder, eigen_crop_nyu, garg_crop,
+                                   open_dataset)
+
+RNG = np.random.default_rng(0)
+
+
+def _rgb(h, w):
+    return RNG.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _check_sample(s, h, w):
+    assert s.image.shape == (h, w, 3) and s.image.dtype == np.uint8
+    assert s.depth.shape == (h, w) and s.depth.dtype == np.float32
+    assert s.valid.dtype == bool and s.K.shape == (3, 3) and s.K.dtype == np.float64
+    assert np.all(s.depth[~s.valid] == 0) or np.all(np.isnan(s.depth[~s.valid]))
+
+
+def test_rgbd_folder_png_and_npy(tmp_path):
+    (tmp_path / "rgb").mkdir()
+    (tmp_path / "depth").mkdir()
+    K = [[100.0, 0, 15.5], [0, 100.0, 11.5], [0, 0, 1]]
+    (tmp_path / "intrinsics.json").write_text(json.dumps({"K": K, "max_depth": 10.0,
+                                                          "frames": {"b": {"fx": 50, "fy": 51, "cx": 1, "cy": 2}}}))
+    rgb_a, rgb_b = _rgb(24, 32), _rgb(24, 32)
+    cv2.imwrite(str(tmp_path / "rgb" / "a.png"), rgb_a[..., ::-1])
+    cv2.imwrite(str(tmp_path / "rgb" / "b.png"), rgb_b[..., ::-1])
+    mm = RNG.integers(500, 9000, (24, 32)).astype(np.uint16)
+    mm[0, :5] = 0
+    cv2.imwrite(str(tmp_path / "depth" / "a.png"), mm)
+    d = RNG.uniform(1, 5, (24, 32)).astype(np.float32)
+    d[3, 3], d[4, 4] = np.nan, np.inf
+    np.save(tmp_path / "depth" / "b.npy", d)
+    ds = RGBDFolder(tmp_path)
+    assert len(ds) == 2 and ds.max_depth == 10.0
+    a, b = ds[0], ds[1]
+    _check_sample(a, 24, 32)
+    assert np.array_equal(a.image, rgb_a)
+    np.testing.assert_allclose(a.depth[a.valid], mm[mm > 0] / 1000.0, rtol=1e-6)
+    assert a.valid.sum() == (mm > 0).sum() and np.array_equal(a.K, np.array(K))
+    assert not b.valid[3, 3] and not b.valid[4, 4] and b.K[0, 0] == 50 and b.K[1, 2] == 2
+    assert len(open_dataset(f"folder:{tmp_path}")) == 2
+
+
+def test_nyu_mat_hdf5(tmp_path):
+    import h5py
+
+    n, h, w = 3, 480, 640
+    rgb = RNG.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    depth = RNG.uniform(0.5, 9.0, (n, h, w)).astype(np.float32)
+    depth[1, 10, 20] = 0.0
+    path = tmp_path / "nyu_depth_v2_labeled.mat"
+    with h5py.File(path, "w") as f:  # MATLAB v7.3 layout: axes reversed relative to MATLAB's 480x640x3xN
+        f["images"] = rgb.transpose(0, 3, 2, 1)
+        f["depths"] = depth.transpose(0, 2, 1)
+    (tmp_path / "test.txt").write_text("2 3\n")
+    ds = NYUv2Labeled(path, split_file=tmp_path / "test.txt")
+    assert len(ds) == 2 and ds.min_depth == 1e-3 and ds.max_depth == 10.0
+    s = ds[0]
+    _check_sample(s, h, w)
+    assert np.array_equal(s.image, rgb[1]) and np.array_equal(s.depth, depth[1])
+    assert not s.valid[10, 20] and s.valid.sum() == h * w - 1
+    crop = ds.eval_crop(h, w)
+    assert crop.sum() == (471 - 45) * (601 - 41) and crop[45, 41] and not crop[44, 41] and not crop[45, 601]
+    assert np.array_equal(crop, eigen_crop_nyu(h, w))
+    assert len(open_dataset(f"nyu:{path}")) == 3
+
+
+def test_kitti_eigen(tmp_path):
+    h, w = 375, 1242
+    date, drive = "2011_09_26", "2011_09_26_drive_0002_sync"
+    img_rel = f"{date}/{drive}/image_02/data/0000000069.png"
+    dep_rel = f"{drive}/proj_depth/groundtruth/image_02/0000000069.png"
+    (tmp_path / img_rel).parent.mkdir(parents=True)
+    (tmp_path / "gt" / dep_rel).parent.mkdir(parents=True)
+    rgb = _rgb(h, w)
+    cv2.imwrite(str(tmp_path / img_rel), rgb[..., ::-1])
+    d = np.zeros((h, w), np.uint16)
+    ys, xs = RNG.integers(0, h, 4000), RNG.integers(0, w, 4000)
+    d[ys, xs] = RNG.integers(256, 80 * 256, 4000)
+    cv2.imwrite(str(tmp_path / "gt" / dep_rel), d)
+    (tmp_path / date / "calib_cam_to_cam.txt").write_text(
+        "P_rect_02: 7.215377e+02 0.000000e+00 6.095593e+02 4.485728e+01 0.000000e+00 7.215377e+02 "
+        "1.728540e+02 2.163791e-01 0.000000e+00 0.000000e+00 1.000000e+00 2.745884e-03\n")
+    split = tmp_path / "eigen_test_files_with_gt.txt"
+    split.write_text(f"{img_rel} {dep_rel} 721.5377\n{img_rel} None 721.5377\n")
+    ds = KITTIEigen(tmp_path, split, depth_root=tmp_path / "gt")
+    assert len(ds) == 1 and ds.max_depth == 80.0
+    s = ds[0]
+    _check_sample(s, 352, 1216)
+    top, left = h - 352, (w - 1216) // 2
+    assert np.array_equal(s.image, rgb[top:, left:left + 1216])
+    dc = d[top:, left:left + 1216]
+    np.testing.assert_allclose(s.depth[s.valid], dc[dc > 0] / 256.0, rtol=1e-6)
+    assert s.K[0, 2] == pytest.approx(609.5593 - left) and s.K[1, 2] == pytest.approx(172.854 - top)
+    crop = ds.eval_crop(352, 1216)
+    assert np.array_equal(crop, garg_crop(352, 1216)) and crop[int(0.40810811 * 352), int(0.03594771 * 1216)]
+    assert not crop[int(0.40810811 * 352) - 1, 600]
+    ds2 = open_dataset(f"kitti:{tmp_path},depth_root={tmp_path / 'gt'},kb_crop=0")
+    assert ds2[0].image.shape == (h, w, 3)
+
+
+def test_open_dataset_errors(tmp_path):
+    with pytest.raises(ValueError):
+        open_dataset("nosuch:x")
+    with pytest.raises(ValueError):
+        open_dataset("folder")
+    with pytest.raises(FileNotFoundError):
+        open_dataset(f"synthetic:{tmp_path / 'missing'}")
+
+
+# ----------------------------------------------------------------------------- rosbag2
+def _write_bag(path, lidar: bool):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    ts = get_typestore(Stores.ROS2_HUMBLE)
+    T = ts.types
+    Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
+    Image, Info = T["sensor_msgs/msg/Image"], T["sensor_msgs/msg/CameraInfo"]
+    Cloud, Field, Roi = T["sensor_msgs/msg/PointCloud2"], T["sensor_msgs/msg/PointField"], T["sensor_msgs/msg/RegionOfInterest"]
+    h, w = 24, 32
+    K = np.array([[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])
+    frames = []
+
+    def hdr(t):
+        return Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="camera_optical")
+
+    with Writer(path, version=9) as wr:
+        c_rgb = wr.add_connection("/camera/color/image_raw", Image.__msgtype__, typestore=ts)
+        c_info = wr.add_connection("/camera/color/camera_info", Info.__msgtype__, typestore=ts)
+        c_dep = (wr.add_connection("/lidar/points", Cloud.__msgtype__, typestore=ts) if lidar else
+                 wr.add_connection("/camera/aligned_depth_to_color/image_raw", Image.__msgtype__, typestore=ts))
+        for i in range(3):
+            t = 10**9 + i * 100_000_000
+            rgb = _rgb(h, w)
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            wr.write(c_rgb, t, ts.serialize_cdr(Image(header=hdr(t), height=h, width=w, encoding="bgr8", is_bigendian=0,
+                                                      step=w * 3, data=bgr.reshape(-1)), Image.__msgtype__))
+            info = Info(header=hdr(t), height=h, width=w, distortion_model="plumb_bob", d=np.zeros(5),
+                        k=K.reshape(-1), r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0,
+                        roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+            wr.write(c_info, t, ts.serialize_cdr(info, Info.__msgtype__))
+            td = t + 5_000_000  # 5 ms later: within the default 20 ms tolerance
+            if lidar:
+                pts = np.array([[0.0, 0.0, 2.0 + i], [1.0, 0.5, 4.0], [2.0, 1.0, 8.0], [1.0, 0.5, 3.0], [0.0, 0.0, -1.0]],
+                               np.float32)
+                data = np.zeros((len(pts), 4), np.float32)
+                data[:, :3] = pts
+                fields = [Field(name=n, offset=4 * j, datatype=7, count=1) for j, n in enumerate("xyz")]
+                msg = Cloud(header=hdr(td), height=1, width=len(pts), fields=fields, is_bigendian=False,
+                            point_step=16, row_step=16 * len(pts), data=data.view(np.uint8).reshape(-1), is_dense=True)
+                wr.write(c_dep, td, ts.serialize_cdr(msg, Cloud.__msgtype__))
+                frames.append((rgb, pts))
+            else:
+                mm = RNG.integers(0, 5000, (h, w)).astype(np.uint16)
+                msg = Image(header=hdr(td), height=h, width=w, encoding="16UC1", is_bigendian=0, step=w * 2,
+                            data=mm.view(np.uint8).reshape(-1))
+                wr.write(c_dep, td, ts.serialize_cdr(msg, Image.__msgtype__))
+                frames.append((rgb, mm))
+        # an RGB frame with no depth partner within tolerance is dropped
+        t = 10**9 + 900_000_000
+        wr.write(c_rgb, t, ts.serialize_cdr(Image(header=hdr(t), height=h, width=w, encoding="rgb8", is_bigendian=0,
+                                                  step=w * 3, data=_rgb(h, w).reshape(-1)), Image.__msgtype__))
+    return frames, K
+
+
+def test_rosbag_aligned_depth(tmp_path):
+    from training.data.readers import RosbagRGBD
+
+    frames, K = _write_bag(tmp_path / "bag", lidar=False)
+    ds = RosbagRGBD(tmp_path / "bag")
+    assert ds.rgb_topic == "/camera/color/image_raw" and ds.depth_topic.endswith("aligned_depth_to_color/image_raw")
+    assert len(ds) == 3
+    for i, (rgb, mm) in enumerate(frames):
+        s = ds[i]
+        _check_sample(s, 24, 32)
+        assert np.array_equal(s.image, rgb) and np.array_equal(s.K, K)
+        np.testing.assert_allclose(s.depth, mm / 1000.0, rtol=1e-6)
+        assert np.array_equal(s.valid, mm > 0)
+    assert len(RosbagRGBD(tmp_path / "bag", tolerance=0.001)) == 0
+
+
+def test_rosbag_lidar_projection(tmp_path):
+    frames, K = _write_bag(tmp_path / "bag", lidar=True)
+    ds = open_dataset(f"rosbag:{tmp_path / 'bag'},tolerance=0.01")
+    assert ds.lidar_topic == "/lidar/points" and len(ds) == 3
+    s = ds[1]
+    _check_sample(s, 24, 32)
+    assert s.valid.sum() == 3  # the point behind the camera is dropped; two points share a pixel
+    assert s.depth[12, 16] == pytest.approx(3.0)  # (0, 0, 3) -> (15.5, 11.5) rounds to column 16, row 12
+    assert s.depth[16, 26] == pytest.approx(3.0)  # (1, 0.5, 3) -> (25.5, 16.5)
+    assert s.depth[15, 23] == pytest.approx(4.0)  # (1, 0.5, 4) and (2, 1, 8) share (23, 15): the nearest wins
+
+
+def test_export_rosbag_to_folder(tmp_path):
+    from training import data_cli
+
+    frames, K = _write_bag(tmp_path / "bag", lidar=False)
+    assert data_cli.main(["export", "--dataset", f"rosbag:{tmp_path / 'bag'}", "--out", str(tmp_path / "f")]) == 0
+    ds = RGBDFolder(tmp_path / "f")
+    assert len(ds) == 3
+    s = ds[2]
+    assert np.array_equal(s.image, frames[2][0]) and np.array_equal(s.K, K)
+    np.testing.assert_allclose(s.depth, frames[2][1] / 1000.0, rtol=1e-6)

@@ -1,0 +1,197 @@
+"""rosbag2 recordings (via `rosbags`, no ROS install needed) as RGB-D samples.
+
+Supported: RGB as sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) or CompressedImage (jpeg/png); depth as
+an aligned sensor_msgs/Image (16UC1 / mono16 in millimetres, or 32FC1 in metres) or a LiDAR
+sensor_msgs/PointCloud2 (float32 x, y, z) projected with the CameraInfo K.
+
+Assumptions (no TF lookup): the depth image is already registered to the RGB camera (same frame, same size),
+and the point cloud is expressed in the RGB camera's optical frame (x right, y down, z forward), unless
+`T_cam_lidar` (4x4, lidar -> camera optical) is given. RGB and depth messages are paired by nearest bag
+(log) timestamp within `tolerance` seconds; RGB frames without a partner are dropped.
+"""
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from training.data.readers.base import DepthDataset
+from training.data.sample import RGBDSample
+
+IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED = "sensor_msgs/msg/CompressedImage"
+INFO = "sensor_msgs/msg/CameraInfo"
+CLOUD = "sensor_msgs/msg/PointCloud2"
+
+
+def image_to_rgb(msg) -> np.ndarray:
+    """sensor_msgs Image/CompressedImage -> uint8 HxWx3 RGB."""
+    if hasattr(msg, "format"):
+        img = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError(f"cannot decode CompressedImage with format {msg.format!r}")
+        return np.ascontiguousarray(img[..., ::-1])
+    enc = msg.encoding.lower()
+    ch = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}.get(enc)
+    if ch is None:
+        raise ValueError(f"unsupported RGB encoding {msg.encoding!r}")
+    buf = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, : msg.width * ch]
+    img = buf.reshape(msg.height, msg.width, ch)
+    if ch == 1:
+        img = np.repeat(img, 3, axis=2)
+    elif enc.startswith("bgr"):
+        img = img[..., 2::-1]
+    return np.ascontiguousarray(img[..., :3])
+
+
+def image_to_depth(msg) -> np.ndarray:
+    """Depth Image (16UC1/mono16 mm or 32FC1 m) -> float32 metres, 0 where invalid."""
+    enc = msg.encoding.upper()
+    if enc in ("16UC1", "MONO16"):
+        dt, scale = np.dtype(np.uint16), 1e-3
+    elif enc == "32FC1":
+        dt, scale = np.dtype(np.float32), 1.0
+    else:
+        raise ValueError(f"unsupported depth encoding {msg.encoding!r}")
+    dt = dt.newbyteorder(">" if msg.is_bigendian else "<")
+    buf = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, : msg.width * dt.itemsize]
+    d = buf.copy().view(dt).reshape(msg.height, msg.width).astype(np.float32) * np.float32(scale)
+    return np.where(np.isfinite(d) & (d > 0), d, 0.0).astype(np.float32)
+
+
+def cloud_xyz(msg) -> np.ndarray:
+    """PointCloud2 -> (N, 3) float64 from float32 fields x, y, z."""
+    fields = {f.name: f for f in msg.fields}
+    for k in "xyz":
+        if k not in fields or fields[k].datatype != 7:  # 7 = FLOAT32
+            raise ValueError("PointCloud2 needs float32 x, y, z fields")
+    dt = np.dtype({"names": list("xyz"), "formats": [(">f4" if msg.is_bigendian else "<f4")] * 3,
+                   "offsets": [fields[k].offset for k in "xyz"], "itemsize": msg.point_step})
+    n = msg.width * msg.height
+    raw = np.frombuffer(bytes(msg.data), np.uint8)
+    rows = raw.reshape(msg.height, msg.row_step)[:, : msg.width * msg.point_step].reshape(-1)
+    pts = np.frombuffer(rows.tobytes(), dt, count=n)
+    xyz = np.stack([pts["x"], pts["y"], pts["z"]], -1).astype(np.float64)
+    return xyz[np.all(np.isfinite(xyz), axis=1)]
+
+
+def project_points(xyz_cam: np.ndarray, K: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Sparse depth image from camera-frame points: nearest pixel, closest point wins, 0 = no point."""
+    z = xyz_cam[:, 2]
+    p = xyz_cam[z > 1e-3]
+    u = np.round(K[0, 0] * p[:, 0] / p[:, 2] + K[0, 2]).astype(np.int64)
+    v = np.round(K[1, 1] * p[:, 1] / p[:, 2] + K[1, 2]).astype(np.int64)
+    ok = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    u, v, z = u[ok], v[ok], p[ok, 2]
+    depth = np.full(h * w, np.inf)
+    np.minimum.at(depth, v * w + u, z)
+    depth[~np.isfinite(depth)] = 0.0
+    return depth.reshape(h, w).astype(np.float32)
+
+
+class RosbagRGBD(DepthDataset):
+    """RGB + aligned depth (or LiDAR) pairs from a rosbag2 directory; see the module docstring.
+
+    Topics are found automatically when there is no ambiguity (an Image/CompressedImage topic without "depth"
+    in its name for RGB, an Image topic with "depth" for depth, else a PointCloud2 topic, and a CameraInfo
+    topic), or passed explicitly. K comes from CameraInfo (first message) or the `K` argument.
+    """
+
+    name = "rosbag"
+    eval_crop = None
+
+    def __init__(self, path, rgb_topic=None, depth_topic=None, info_topic=None, lidar_topic=None, K=None,
+                 T_cam_lidar=None, tolerance: float = 0.02, min_depth: float = 1e-3, max_depth: float = 80.0):
+        from rosbags.highlevel import AnyReader
+        from rosbags.typesys import Stores, get_typestore
+
+        self.path = Path(path)
+        self.min_depth, self.max_depth = float(min_depth), float(max_depth)
+        self.T_cam_lidar = None if T_cam_lidar is None else np.asarray(T_cam_lidar, np.float64).reshape(4, 4)
+        self._typestore = get_typestore(Stores.ROS2_HUMBLE)
+        self._reader_cls = AnyReader
+        self._reader = None
+        r = self._open()
+        topics = {c.topic: c.msgtype for c in r.connections}
+        rgb_topic = rgb_topic or self._pick(topics, (IMAGE, COMPRESSED), lambda t: "depth" not in t.lower(), "RGB")
+        if depth_topic is None and lidar_topic is None:
+            has_depth = [t for t, m in topics.items() if m == IMAGE and "depth" in t.lower()]
+            if has_depth:
+                depth_topic = self._pick(topics, (IMAGE,), lambda t: "depth" in t.lower(), "depth")
+            else:
+                lidar_topic = self._pick(topics, (CLOUD,), lambda t: True, "depth image or PointCloud2")
+        self.rgb_topic, self.depth_topic, self.lidar_topic = rgb_topic, depth_topic, lidar_topic
+        self.K = None if K is None else np.asarray(K, np.float64).reshape(3, 3)
+        if self.K is None:
+            info_topic = info_topic or self._pick(topics, (INFO,), lambda t: True, "CameraInfo (or pass K)")
+            conn = [c for c in r.connections if c.topic == info_topic]
+            for c, _t, raw in r.messages(connections=conn):
+                self.K = np.asarray(r.deserialize(raw, c.msgtype).k, np.float64).reshape(3, 3)
+                break
+            if self.K is None:
+                raise ValueError(f"{info_topic} has no messages")
+        # index: log timestamps only; the payload is read on demand
+        rgb_ts = self._stamps(rgb_topic)
+        dep_ts = self._stamps(depth_topic or lidar_topic)
+        tol = int(tolerance * 1e9)
+        self.pairs = []
+        for t in rgb_ts:
+            j = bisect.bisect_left(dep_ts, t)
+            cands = [dep_ts[k] for k in (j - 1, j) if 0 <= k < len(dep_ts)]
+            if cands:
+                best = min(cands, key=lambda s: abs(s - t))
+                if abs(best - t) <= tol:
+                    self.pairs.append((t, best))
+
+    def _open(self):
+        if self._reader is None:
+            self._reader = self._reader_cls([self.path], default_typestore=self._typestore)
+            self._reader.open()
+        return self._reader
+
+    def __getstate__(self):  # DataLoader workers reopen the bag
+        state = dict(self.__dict__)
+        state["_reader"] = None
+        return state
+
+    @staticmethod
+    def _pick(topics: dict, types, pred, what: str) -> str:
+        cands = sorted(t for t, m in topics.items() if m in types and pred(t))
+        if len(cands) != 1:
+            raise ValueError(f"cannot choose the {what} topic automatically (candidates: {cands}); pass it explicitly")
+        return cands[0]
+
+    def _stamps(self, topic: str) -> list[int]:
+        r = self._open()
+        conns = [c for c in r.connections if c.topic == topic]
+        if not conns:
+            raise ValueError(f"topic {topic} is not in {self.path}")
+        return sorted(t for _c, t, _raw in r.messages(connections=conns))
+
+    def _message(self, topic: str, stamp: int):
+        r = self._open()
+        conns = [c for c in r.connections if c.topic == topic]
+        for c, _t, raw in r.messages(connections=conns, start=stamp, stop=stamp + 1):
+            return r.deserialize(raw, c.msgtype)
+        raise KeyError(f"no message on {topic} at {stamp}")
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> RGBDSample:
+        t_rgb, t_dep = self.pairs[self._check_index(index)]
+        rgb = image_to_rgb(self._message(self.rgb_topic, t_rgb))
+        h, w = rgb.shape[:2]
+        if self.depth_topic is not None:
+            depth = image_to_depth(self._message(self.depth_topic, t_dep))
+            if depth.shape != (h, w):
+                raise ValueError(f"depth {depth.shape} is not aligned with RGB {(h, w)} (register it first)")
+        else:
+            xyz = cloud_xyz(self._message(self.lidar_topic, t_dep))
+            if self.T_cam_lidar is not None:
+                xyz = xyz @ self.T_cam_lidar[:3, :3].T + self.T_cam_lidar[:3, 3]
+            depth = project_points(xyz, self.K, h, w)
+        valid = depth > 0
+        return RGBDSample(image=rgb, depth=depth, valid=valid, K=self.K.copy(), source=f"rosbag:{self.path.name}:{t_rgb}")

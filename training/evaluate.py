@@ -1,0 +1,128 @@
+"""Evaluate a depth predictor on a dataset: zero-shot relative protocol or direct metric depth.
+
+relative: the prediction is affine-invariant disparity; fit scale and shift in disparity by least squares on the
+          evaluation mask, then metrics in depth (variant Z; variant D is reported with a "disp_" prefix).
+metric:   the prediction is metres; NaN -> min, inf -> max, clamp to [min_depth, max_depth], then metrics.
+Mask: GT valid & min_depth < gt < max_depth & the dataset's eval crop. Metrics are averaged per image.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from training.metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask,
+                              mean_metrics, metric_depth_metrics, relative_metrics)
+
+PredictFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _resize(pred: np.ndarray, h: int, w: int) -> np.ndarray:
+    if pred.shape == (h, w):
+        return pred
+    return cv2.resize(pred.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: float | None = None,
+             max_depth: float | None = None, limit: int | None = None, output_dir=None, num_figures: int = 4,
+             name: str | None = None, progress: bool = True) -> dict:
+    """Run `predict_fn(rgb uint8 HxWx3) -> float32 HxW` on every sample of `dataset` and score it.
+
+    min/max depth default to the dataset's attributes. Returns {"dataset", "kind", "count", "min_depth",
+    "max_depth", "mean": {metric: value}, "per_sample": [{"source", metrics...}], "skipped": [...]}; with
+    `output_dir`, also writes metrics.json and samples.png (RGB / GT / prediction / AbsRel error).
+    """
+    if kind not in ("relative", "metric"):
+        raise ValueError(f"kind must be 'relative' or 'metric', got {kind!r}")
+    lo = float(min_depth if min_depth is not None else getattr(dataset, "min_depth", 1e-3))
+    hi = float(max_depth if max_depth is not None else getattr(dataset, "max_depth", 80.0))
+    crop_fn = getattr(dataset, "eval_crop", None)
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    rows, skipped, figs = [], [], []
+    from tqdm import tqdm
+
+    for i in tqdm(range(n), desc="eval", unit="img", disable=not progress):
+        s = dataset[i]
+        h, w = s.depth.shape
+        pred = _resize(np.asarray(predict_fn(s.image), np.float32), h, w)
+        mask = eval_mask(s.depth, s.valid, lo, hi, crop_fn(h, w) if crop_fn is not None else None)
+        try:
+            if kind == "relative":
+                m = relative_metrics(pred, s.depth, mask, lo, hi)
+                shown = disparity_to_depth(align_scale_shift_disparity(pred, s.depth, mask).disparity, lo, hi)
+            else:
+                m = metric_depth_metrics(pred, s.depth, mask, lo, hi)
+                shown = np.clip(np.nan_to_num(pred, nan=lo, posinf=hi, neginf=lo), lo, hi)
+        except ValueError as exc:
+            skipped.append({"source": s.source, "reason": str(exc)})
+            continue
+        if m["n"] == 0:
+            skipped.append({"source": s.source, "reason": "no valid pixels after masking"})
+            continue
+        rows.append({"source": s.source, **m})
+        if len(figs) < num_figures:
+            figs.append((s.image, np.where(mask, s.depth, np.nan), shown, mask, s.source))
+    result = {
+        "dataset": name or getattr(dataset, "name", type(dataset).__name__), "kind": kind, "count": len(rows),
+        "min_depth": lo, "max_depth": hi, "crop": getattr(crop_fn, "__name__", None) if crop_fn else None,
+        "protocol": ("lsq scale+shift in disparity, metrics in depth (variant Z); disp_* = variant D"
+                     if kind == "relative" else "direct metric depth, clamped to [min, max]"),
+        "mean": mean_metrics(rows), "per_sample": rows, "skipped": skipped,
+    }
+    if output_dir is not None:
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(result, indent=1, default=float))
+        if figs:
+            save_figure(figs, out / "samples.png", lo, hi)
+    return result
+
+
+def save_figure(figs, path, lo: float, hi: float) -> None:
+    """Rows of RGB / GT depth / prediction (depth after alignment) / |p - g| / g, with matplotlib (Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(figs), 4, figsize=(14, 3.2 * len(figs)), squeeze=False)
+    for row, (rgb, gt, pred, mask, src) in zip(axes, figs):
+        vmin = np.nanpercentile(gt, 2) if np.isfinite(gt).any() else lo
+        vmax = np.nanpercentile(gt, 98) if np.isfinite(gt).any() else hi
+        err = np.where(mask, np.abs(pred - np.nan_to_num(gt, nan=1.0)) / np.nan_to_num(gt, nan=1.0), np.nan)
+        panels = ((rgb, None, src), (gt, "turbo_r", "ground truth (m)"), (pred, "turbo_r", "prediction (m)"),
+                  (err, "magma", "AbsRel error"))
+        for ax, (img, cmap, title) in zip(row, panels):
+            if cmap is None:
+                ax.imshow(img)
+            else:
+                kw = dict(vmin=vmin, vmax=vmax) if cmap == "turbo_r" else dict(vmin=0, vmax=0.3)
+                im = ax.imshow(img, cmap=cmap, **kw)
+                fig.colorbar(im, ax=ax, fraction=0.035)
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def format_table(result: dict) -> str:
+    """A plain-text table of the mean metrics (and the variant-D ones for relative evaluation)."""
+    mean = result["mean"]
+    keys = list(METRIC_KEYS)
+    head = f"{result['dataset']} ({result['kind']}, {result['count']} images, {result['min_depth']:g}-{result['max_depth']:g} m)"
+    lines = [head, "  ".join(f"{k:>8}" for k in ["variant"] + keys)]
+
+    def fmt(v):
+        return f"{v:8.4f}" if isinstance(v, float) and math.isfinite(v) else f"{'nan':>8}"
+
+    lines.append("  ".join([f"{'depth':>8}"] + [fmt(mean.get(k, float('nan'))) for k in keys]))
+    if result["kind"] == "relative":
+        lines.append("  ".join([f"{'disp':>8}"] + [fmt(mean.get('disp_' + k, float('nan'))) for k in keys]))
+    if result.get("skipped"):
+        lines.append(f"skipped {len(result['skipped'])} image(s); see metrics.json")
+    return "\n".join(lines)
