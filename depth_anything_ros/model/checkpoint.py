@@ -20,6 +20,7 @@ import torch
 
 from .depth_anything import DepthAnything, ModelConfig
 from .hf_mapping import transformers_to_official
+from .official import official_checkpoint, resolve_checkpoint
 from .presets import PRESETS, match_preset
 
 METADATA_KEY = "depth_anything_ros"
@@ -186,10 +187,16 @@ def load_checkpoint(path: str | Path, encoder: str | None = None, version: str |
     """Load any supported checkpoint into a `DepthAnything` in eval mode, with its metadata.
 
     What the checkpoint itself records (our metadata, a transformers config) decides encoder,
-    version, kind and max_depth; the arguments fill in what it does not record (official `.pth`
-    files record nothing, so `version` defaults to "v2" and `kind` to "relative" there).
+    version, kind and max_depth; the arguments fill in what it does not record. Official `.pth`
+    files record nothing: their released file names imply it (see `official.py`), else `version`
+    defaults to "v2" and `kind` to "relative". A released file name that is not on disk is fetched
+    from the hub when possible (`resolve_checkpoint`).
     """
-    state, info = read_state_dict(path)
+    try:
+        resolved = resolve_checkpoint(path)
+    except FileNotFoundError as exc:
+        raise CheckpointError(str(exc)) from None
+    state, info = read_state_dict(resolved)
     fmt = detect_format(state, info)
     if fmt == "dinov2":
         raise CheckpointError(f"{path}: DINOv2 backbone-only weights hold no depth head; "
@@ -209,6 +216,11 @@ def load_checkpoint(path: str | Path, encoder: str | None = None, version: str |
             pass
         stored["encoder"] = fitting.name if (fitting and encoder is None) else None
         meta = ModelMeta(encoder="", version="", kind="", provenance=f"{fmt} checkpoint {Path(path).name}")
+        known = official_checkpoint(path) if fmt == "official" else None
+        if known is not None:  # the released file name implies what the file does not record
+            version = version or known.version
+            if kind is None:
+                kind, max_depth = known.kind, max_depth if max_depth is not None else known.max_depth
     meta.encoder = _resolve("encoder", encoder, stored.get("encoder"), "vits")
     meta.version = _resolve("version", version, stored.get("version"), "v2")
     meta.kind = _resolve("kind", kind, stored.get("kind"), "relative")

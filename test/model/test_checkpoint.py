@@ -101,3 +101,41 @@ def test_dinov2_backbone_initialises_encoder(tmp_path):
         load_checkpoint(tmp_path / "dinov2_vitt14_pretrain.pth")
     with pytest.raises(CheckpointError, match="does not fit encoder vits"):
         load_dinov2_encoder(build_model("vits"), tmp_path / "dinov2_vitt14_pretrain.pth")
+
+
+def test_official_file_name_implies_options(tmp_path):
+    model = _randomised(build_model("vitt", "v2", "metric", max_depth=20.0))
+    state = official_state_dict(model)
+    # the released name says: V2, metric, Hypersim (20 m); only the encoder comes from the shapes here
+    torch.save(state, tmp_path / "depth_anything_v2_metric_hypersim_vits.pth")
+    loaded, meta = load_checkpoint(tmp_path / "depth_anything_v2_metric_hypersim_vits.pth")
+    assert (meta.version, meta.kind, meta.max_depth) == ("v2", "metric", 20.0)
+    with torch.no_grad():
+        assert torch.equal(loaded(X), model(X))
+
+
+def test_missing_official_checkpoint_is_fetched_from_the_hub_cache(tmp_path, monkeypatch):
+    """Offline: a file in the hub cache (real cache layout) is used; otherwise the error says what to place where."""
+    pytest.importorskip("huggingface_hub")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import huggingface_hub.constants as hub_constants
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    missing = tmp_path / "depth_anything_v2_vits.pth"
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(missing, encoder="vitt")
+    text = str(err.value)
+    assert "huggingface.co/depth-anything/Depth-Anything-V2-Small" in text and f"place it at {missing}" in text
+
+    snapshot = tmp_path / "hub" / "models--depth-anything--Depth-Anything-V2-Small" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    model = _randomised(build_model("vitt"))
+    torch.save(official_state_dict(model), snapshot / "depth_anything_v2_vits.pth")
+    loaded, meta = load_checkpoint(missing)
+    assert meta.encoder == "vitt" and meta.version == "v2"
+    with torch.no_grad():
+        assert torch.equal(loaded(X), model(X))
