@@ -5,7 +5,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ...model.checkpoint import ModelMeta
+from ...metadata import ModelMeta
 
 
 class Engine(ABC):

@@ -1,4 +1,4 @@
-"""PyTorch engine: CPU or CUDA, fp32 or fp16, optional CUDA graphs."""
+"""PyTorch engine: CPU or CUDA, fp32 or fp16, optional CUDA graphs and torch.compile."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,12 +12,13 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 
 
 class TorchEngine(Engine):
-    """Eager PyTorch inference. `cuda_graphs=True` captures one graph per input shape (CUDA only)."""
+    """PyTorch inference. `cuda_graphs=True` captures one graph per input shape (CUDA only);
+    `compile=True` runs the model through `torch.compile` (first call per shape compiles)."""
 
     name = "torch"
 
     def __init__(self, model: DepthAnything, meta: ModelMeta, device: str = "cpu", precision: str = "fp32",
-                 cuda_graphs: bool = False):
+                 cuda_graphs: bool = False, compile: bool = False):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.device = torch.device(device)
@@ -30,6 +31,8 @@ class TorchEngine(Engine):
         self.model = model.to(self.device, self.dtype).eval()
         self.meta = meta
         self.cuda_graphs = cuda_graphs
+        self.compiled = compile
+        self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
         self._graphs: dict[tuple, tuple] = {}
 
     @classmethod
@@ -43,7 +46,7 @@ class TorchEngine(Engine):
         """Tensor in, tensor out, on the engine's device (for benchmarks that time the GPU alone)."""
         batch = batch.to(self.device, self.dtype, non_blocking=True)
         if not self.cuda_graphs:
-            return self.model(batch)
+            return self._forward(batch)
         key = tuple(batch.shape)
         if key not in self._graphs:
             self._graphs[key] = self._capture(batch)
@@ -57,12 +60,12 @@ class TorchEngine(Engine):
         stream = torch.cuda.Stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
-            for _ in range(3):  # warm up kernels / allocator outside the graph
-                self.model(static_in)
+            for _ in range(3):  # warm up kernels / allocator (and compile) outside the graph
+                self._forward(static_in)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            static_out = self.model(static_in)
+            static_out = self._forward(static_in)
         return graph, static_in, static_out
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
@@ -71,7 +74,7 @@ class TorchEngine(Engine):
 
     def describe(self) -> dict:
         info = {"engine": self.name, "device": str(self.device), "precision": self.precision,
-                "torch": torch.__version__, "cuda_graphs": self.cuda_graphs}
+                "torch": torch.__version__, "cuda_graphs": self.cuda_graphs, "compile": self.compiled}
         if self.device.type == "cuda":
             info["gpu"] = torch.cuda.get_device_name(self.device)
         return info
