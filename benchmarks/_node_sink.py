@@ -1,0 +1,40 @@
+"""Sink process for the node benchmarks: subscribes to every output and counts messages (prints on exit)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    from depth_anything_ros.ros.env import use_large_data_profile
+
+    use_large_data_profile()
+    import rclpy
+    from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+    rclpy.init()
+    node = rclpy.create_node("bench_sink")
+    counts = {}
+
+    def counter(name):
+        counts[name] = 0
+
+        def cb(_msg):
+            counts[name] += 1
+        return cb
+
+    for topic, typ in (("depth/image", Image), ("depth/camera_info", CameraInfo), ("depth/points", PointCloud2),
+                       ("depth/colored", Image)):
+        node.create_subscription(typ, topic, counter(topic), 1)
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, Exception):  # noqa: BLE001 - external shutdown ends the sink
+        pass
+    print("sink received:", counts, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

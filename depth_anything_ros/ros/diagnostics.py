@@ -1,0 +1,116 @@
+"""Frame statistics of the node and their `/diagnostics` message (diagnostic_msgs/DiagnosticArray).
+
+`FrameStats` is updated from the image callback and read by the diagnostics timer (another callback
+group, so another thread): every access holds its lock. Rates are counted over the last report
+period; latencies keep a window of the last `window` frames.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+
+class FrameStats:
+    """Counters and latency windows of the per-frame path."""
+
+    def __init__(self, window: int = 300):
+        self._lock = threading.Lock()
+        self.received = 0
+        self.processed = 0
+        self.skipped = 0  # bad input (logged, skipped)
+        self.failed = 0  # inference or publishing errors
+        self.gap_dropped = 0  # frames missing between consecutive input stamps (estimated)
+        self.camera_info_rejected = 0
+        self.waiting_for_camera_info = 0
+        self.last_reason = ""
+        self._latency = deque(maxlen=window)  # publish time - header stamp (ms)
+        self._proc = deque(maxlen=window)  # callback start -> all published (ms)
+        self._periods = deque(maxlen=31)
+        self._last_stamp: float | None = None
+        self._mark = (time.monotonic(), 0, 0)  # (t, received, processed) at the last report
+
+    def on_received(self, stamp_s: float) -> None:
+        with self._lock:
+            self.received += 1
+            last, self._last_stamp = self._last_stamp, stamp_s
+            if last is None or stamp_s <= last:
+                return
+            gap = stamp_s - last
+            if len(self._periods) >= 5:
+                period = float(np.median(self._periods))
+                if period > 0 and gap > 1.5 * period:
+                    self.gap_dropped += int(round(gap / period)) - 1
+                    return  # keep gaps out of the period estimate
+            self._periods.append(gap)
+
+    def on_skipped(self, reason: str) -> None:
+        with self._lock:
+            self.skipped += 1
+            self.last_reason = reason
+
+    def on_failed(self, reason: str) -> None:
+        with self._lock:
+            self.failed += 1
+            self.last_reason = reason
+
+    def on_processed(self, latency_ms: float, processing_ms: float) -> None:
+        with self._lock:
+            self.processed += 1
+            self._latency.append(latency_ms)
+            self._proc.append(processing_ms)
+
+    def snapshot(self) -> dict:
+        """Rates since the previous snapshot, percentiles over the window, totals."""
+        with self._lock:
+            now = time.monotonic()
+            t0, r0, p0 = self._mark
+            dt = max(now - t0, 1e-6)
+            self._mark = (now, self.received, self.processed)
+            lat = np.array(self._latency) if self._latency else None
+            proc = np.array(self._proc) if self._proc else None
+            return {
+                "input_rate_hz": (self.received - r0) / dt,
+                "output_rate_hz": (self.processed - p0) / dt,
+                "latency_p50_ms": float(np.percentile(lat, 50)) if lat is not None else float("nan"),
+                "latency_p99_ms": float(np.percentile(lat, 99)) if lat is not None else float("nan"),
+                "processing_p50_ms": float(np.percentile(proc, 50)) if proc is not None else float("nan"),
+                "processing_p99_ms": float(np.percentile(proc, 99)) if proc is not None else float("nan"),
+                "frames_received": self.received,
+                "frames_processed": self.processed,
+                "frames_skipped_bad_input": self.skipped,
+                "frames_failed": self.failed,
+                "frames_dropped": self.skipped + self.failed + self.gap_dropped,
+                "frames_dropped_in_transport_est": self.gap_dropped,
+                "camera_info_rejected": self.camera_info_rejected,
+                "frames_without_camera_info": self.waiting_for_camera_info,
+                "last_problem": self.last_reason,
+            }
+
+
+def diagnostic_array(stamp, name: str, hardware_id: str, snap: dict, static: dict):
+    """A DiagnosticArray with one status: OK while frames flow, WARN without input or with recent problems."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+    status = DiagnosticStatus()
+    status.name = name
+    status.hardware_id = hardware_id
+    if snap["frames_received"] == 0:
+        status.level, status.message = DiagnosticStatus.WARN, "waiting for images"
+    elif snap["output_rate_hz"] == 0 and snap["input_rate_hz"] == 0:
+        status.level, status.message = DiagnosticStatus.WARN, "no input in the last period"
+    elif snap["output_rate_hz"] == 0:
+        status.level, status.message = DiagnosticStatus.WARN, f"no output: {snap['last_problem'] or 'busy'}"
+    else:
+        status.level, status.message = DiagnosticStatus.OK, f"{snap['output_rate_hz']:.1f} Hz"
+
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+    status.values = [KeyValue(key=k, value=fmt(v)) for k, v in {**static, **snap}.items()]
+    arr = DiagnosticArray()
+    arr.header.stamp = stamp
+    arr.status = [status]
+    return arr

@@ -1,0 +1,225 @@
+"""The node's parameters: defaults, the YAML file, and start-up validation (one-line reasons).
+
+`NodeConfig` is the single source of truth: the node declares one ROS parameter per field (nested
+QoS fields as `input_qos.reliability` etc.), `config/depth_anything.yaml` lists the same defaults
+(a test keeps the two equal), and `validate()` turns the raw values into a checked config or raises
+`ParameterError` naming the parameter and the reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENGINES = ("torch", "onnxruntime", "tensorrt")
+INPUT_TYPES = ("raw", "compressed")
+RELIABILITIES = ("best_effort", "reliable")
+DURABILITIES = ("volatile", "transient_local")
+
+
+class ParameterError(ValueError):
+    """An invalid parameter value; `str(exc)` is one line naming the parameter."""
+
+
+@dataclass
+class QosConfig:
+    """History is always KEEP_LAST; `depth` is its length."""
+
+    reliability: str = "best_effort"
+    depth: int = 1
+    durability: str = "volatile"
+
+
+@dataclass
+class NodeConfig:
+    """Every parameter of the depth node, with its default (see docs/node.md for the meaning of each)."""
+
+    # model / engine
+    model_path: str = ""
+    engine: str = "torch"
+    device: str = "cpu"
+    precision: str = "fp32"
+    network_size: str = ""  # "HxW" (multiples of 14); "" = engine's fixed size, else official rule
+    num_threads: int = 0  # intra-op threads (torch, onnxruntime); 0 = library default
+    # input
+    input_type: str = "raw"  # raw: `image` (sensor_msgs/Image); compressed: `image/compressed`
+    # depth output
+    output_scale: float = 1.0  # output size = input size × scale (K/P scaled to match)
+    min_depth: float = 0.1  # metres; below -> NaN
+    max_depth: float = 0.0  # metres; above -> NaN; 0 = the model's max_depth (metric) / no limit
+    relative_scale: float = 0.0  # relative models: depth = scale / inverse depth when > 0
+    publish_depth_mm: bool = False  # also `depth/image_mm` 16UC1 (0 = invalid)
+    # point cloud
+    publish_points: bool = True
+    points_rgb: bool = True
+    points_stride: int = 1  # 1 = organized full resolution; n = every n-th row and column
+    # preview
+    publish_colored: bool = True
+    colored_min: float = 0.0  # colour range; both 0 = per-frame 2nd..98th percentile
+    colored_max: float = 0.0
+    # diagnostics / logging
+    diagnostics_period: float = 1.0  # seconds
+    log_throttle: float = 1.0  # seconds between two logs of the same bad-input reason
+    input_qos: QosConfig = field(default_factory=QosConfig)
+    output_qos: QosConfig = field(default_factory=lambda: QosConfig(reliability="reliable"))
+
+    # filled by validate()
+    network_hw: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+
+    def flat_defaults(self) -> dict:
+        """{ROS parameter name: value} (nested QoS as `input_qos.reliability`)."""
+        return flatten(self)
+
+
+def flatten(cfg: NodeConfig) -> dict:
+    out = {}
+    for f in dataclasses.fields(cfg):
+        if f.name == "network_hw":
+            continue
+        v = getattr(cfg, f.name)
+        if isinstance(v, QosConfig):
+            for g in dataclasses.fields(v):
+                out[f"{f.name}.{g.name}"] = getattr(v, g.name)
+        else:
+            out[f.name] = v
+    return out
+
+
+def from_flat(values: dict) -> NodeConfig:
+    """A NodeConfig from {name: value}; unknown names are rejected, missing ones keep defaults."""
+    cfg = NodeConfig()
+    known = cfg.flat_defaults()
+    for name, value in values.items():
+        if name not in known:
+            raise ParameterError(f"unknown parameter {name!r}")
+        default = known[name]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ParameterError(f"{name}: expected true/false, got {value!r}")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParameterError(f"{name}: expected an integer, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ParameterError(f"{name}: expected a number, got {value!r}")
+            value = float(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ParameterError(f"{name}: expected a string, got {value!r}")
+        if "." in name:
+            group, key = name.split(".", 1)
+            setattr(getattr(cfg, group), key, value)
+        else:
+            setattr(cfg, name, value)
+    return cfg
+
+
+def _choice(name: str, value: str, choices) -> None:
+    if value not in choices:
+        raise ParameterError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+
+
+def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
+    """Check every value; returns `cfg` (with `network_hw` parsed) or raises ParameterError."""
+    from ..inference.preprocess import parse_size
+
+    if not cfg.model_path:
+        raise ParameterError("model_path is empty: set it to a checkpoint (.safetensors/.pth) or an .onnx file")
+    if check_files and not Path(os.path.expanduser(cfg.model_path)).is_file():
+        raise ParameterError(f"model_path: no such file {cfg.model_path}")
+    _choice("engine", cfg.engine, ENGINES)
+    _choice("precision", cfg.precision, ("fp32", "fp16", "bf16"))
+    _choice("input_type", cfg.input_type, INPUT_TYPES)
+    cfg.network_hw = None
+    if cfg.network_size:
+        try:
+            cfg.network_hw = parse_size(cfg.network_size)
+        except ValueError as exc:
+            raise ParameterError(f"network_size: {exc}") from None
+    if cfg.num_threads < 0:
+        raise ParameterError(f"num_threads: must be >= 0, got {cfg.num_threads}")
+    if not 0.0 < cfg.output_scale <= 4.0:
+        raise ParameterError(f"output_scale: must be in (0, 4], got {cfg.output_scale}")
+    if not cfg.min_depth >= 0.0:
+        raise ParameterError(f"min_depth: must be >= 0, got {cfg.min_depth}")
+    if not cfg.max_depth >= 0.0:
+        raise ParameterError(f"max_depth: must be >= 0 (0 = the model's), got {cfg.max_depth}")
+    if cfg.max_depth and cfg.max_depth <= cfg.min_depth:
+        raise ParameterError(f"max_depth ({cfg.max_depth}) must be greater than min_depth ({cfg.min_depth})")
+    if not cfg.relative_scale >= 0.0:
+        raise ParameterError(f"relative_scale: must be >= 0, got {cfg.relative_scale}")
+    if not 1 <= cfg.points_stride <= 64:
+        raise ParameterError(f"points_stride: must be in 1..64, got {cfg.points_stride}")
+    if cfg.colored_min < 0 or cfg.colored_max < 0 or (cfg.colored_max and cfg.colored_max <= cfg.colored_min):
+        raise ParameterError(f"colored_min/colored_max: need 0 <= min < max (or both 0), got "
+                             f"{cfg.colored_min}/{cfg.colored_max}")
+    if not 0.05 <= cfg.diagnostics_period <= 60.0:
+        raise ParameterError(f"diagnostics_period: must be in [0.05, 60] s, got {cfg.diagnostics_period}")
+    if not 0.0 <= cfg.log_throttle <= 3600.0:
+        raise ParameterError(f"log_throttle: must be in [0, 3600] s, got {cfg.log_throttle}")
+    for name in ("input_qos", "output_qos"):
+        q = getattr(cfg, name)
+        _choice(f"{name}.reliability", q.reliability, RELIABILITIES)
+        _choice(f"{name}.durability", q.durability, DURABILITIES)
+        if not 1 <= q.depth <= 100:
+            raise ParameterError(f"{name}.depth: must be in 1..100, got {q.depth}")
+    return cfg
+
+
+def validate_for_model(cfg: NodeConfig, kind: str, model_max_depth: float | None) -> tuple[float, float]:
+    """The effective [min_depth, max_depth] range once the model is known (ParameterError if impossible)."""
+    if kind == "metric":
+        hi = cfg.max_depth or (model_max_depth or float("inf"))
+    elif cfg.relative_scale > 0:
+        hi = cfg.max_depth or float("inf")
+    else:
+        return cfg.min_depth, cfg.max_depth or float("inf")
+    if hi <= cfg.min_depth:
+        raise ParameterError(f"max_depth ({hi}) must be greater than min_depth ({cfg.min_depth})")
+    return cfg.min_depth, hi
+
+
+def load_yaml(path: str | Path, node_name: str = "depth_anything") -> dict:
+    """{parameter: value} for `node_name` from a ROS 2 parameter file (`/**:` or `<name>:` sections)."""
+    import yaml
+
+    with open(path) as fh:
+        doc = yaml.safe_load(fh) or {}
+    flat: dict = {}
+
+    def walk(prefix: str, d: dict):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(f"{prefix}{k}.", v)
+            else:
+                flat[f"{prefix}{k}"] = v
+
+    for section in ("/**", node_name, f"/{node_name}"):
+        params = (doc.get(section) or {}).get("ros__parameters")
+        if params:
+            walk("", params)
+    return flat
+
+
+def default_params_file() -> Path | None:
+    """The shipped `depth_anything.yaml` (source checkout, pip data_files or ament share), if found."""
+    return find_config_file("depth_anything.yaml")
+
+
+def find_config_file(name: str) -> Path | None:
+    """A file of this package's `config/` folder wherever the package was installed from."""
+    import sys
+
+    here = Path(__file__).resolve()
+    candidates = [here.parents[2] / "config" / name,
+                  Path(sys.prefix) / "share" / "depth_anything_ros" / "config" / name]
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("depth_anything_ros")) / "config" / name)
+    except Exception:  # noqa: BLE001 - ament index absent (pip install) or package not indexed
+        pass
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None

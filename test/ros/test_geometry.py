@@ -1,0 +1,115 @@
+"""Intrinsics scaling, ray precomputation, back-projection (against Open3D) and PointCloud2 layout helpers."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from depth_anything_ros import geometry as g
+
+K = np.array([[120.0, 0.0, 63.2], [0.0, 118.0, 47.9], [0.0, 0.0, 1.0]])
+
+
+def test_scale_intrinsics_matches_resampling_geometry():
+    # a 3D point projects to (u, v) at the source size; cv2.resize maps it to (u + 0.5) * s - 0.5
+    X = np.array([0.3, -0.2, 2.0])
+    u, v, _ = (K @ X) / X[2]
+    for dst in [(48, 64), (192, 256), (60, 100)]:
+        K2 = g.scale_intrinsics(K, (96, 128), dst)
+        sy, sx = dst[0] / 96, dst[1] / 128
+        u2, v2, _ = (K2 @ X) / X[2]
+        assert u2 == pytest.approx((u + 0.5) * sx - 0.5) and v2 == pytest.approx((v + 0.5) * sy - 0.5)
+    np.testing.assert_array_equal(g.scale_intrinsics(K, (96, 128), (96, 128)), K)
+    P = np.hstack([K, [[-12.0], [0.0], [0.0]]])
+    P2 = g.scale_intrinsics(P, (96, 128), (48, 64))
+    np.testing.assert_allclose(P2[:, :3], g.scale_intrinsics(K, (96, 128), (48, 64)))
+    assert P2[0, 3] == pytest.approx(-6.0)  # Tx = -fx * baseline scales with fx
+
+
+def test_pixel_rays_and_cache():
+    rays = g.pixel_rays(K, 5, 7, stride=2)
+    assert rays.shape == (3, 4, 3) and rays.dtype == np.float32
+    assert rays[1, 2, 0] == pytest.approx((4 - K[0, 2]) / K[0, 0])
+    assert rays[2, 0, 1] == pytest.approx((4 - K[1, 2]) / K[1, 1])
+    assert np.all(rays[..., 2] == 1)
+    cache = g.RayCache(capacity=2)
+    a = cache.get(K, 5, 7, 2)
+    assert cache.get(K.copy(), 5, 7, 2) is a  # same camera: no recomputation
+    cache.get(K, 5, 7, 1)
+    cache.get(K * [[2], [2], [1]], 5, 7, 1)
+    assert len(cache) == 2
+    with pytest.raises(ValueError):
+        g.pixel_rays(np.zeros((3, 3)), 4, 4)
+
+
+@pytest.mark.parametrize("stride", [1, 3])
+def test_backproject_matches_open3d(stride):
+    import open3d as o3d
+
+    rng = np.random.default_rng(0)
+    h, w = 45, 61
+    depth = rng.uniform(0.5, 8.0, (h, w)).astype(np.float32)
+    depth[rng.random((h, w)) < 0.2] = np.nan
+    pts = g.backproject(depth, g.RayCache().get(K, h, w, stride), stride)
+    assert pts.shape == (len(range(0, h, stride)), len(range(0, w, stride)), 3)
+    sub = depth[::stride, ::stride]
+    valid = np.isfinite(sub)
+    assert np.all(np.isnan(pts[~valid]))
+    intr = o3d.camera.PinholeCameraIntrinsic(w, h, K[0, 0], K[1, 1], K[0, 2], K[1, 2])
+    ref = np.asarray(o3d.geometry.PointCloud.create_from_depth_image(
+        o3d.geometry.Image(np.nan_to_num(depth, nan=0.0)), intr, depth_scale=1.0, depth_trunc=1e6,
+        stride=stride).points)
+    np.testing.assert_allclose(pts[valid], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_rgb_packing_and_layout():
+    rgb = np.random.default_rng(1).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    packed = g.pack_rgb_float(rgb)
+    assert packed.dtype == np.float32 and packed.shape == (6, 8)
+    assert packed.view(np.uint32)[2, 3] == (int(rgb[2, 3, 0]) << 16) | (int(rgb[2, 3, 1]) << 8) | int(rgb[2, 3, 2])
+    np.testing.assert_array_equal(g.unpack_rgb_float(packed), rgb)
+    np.testing.assert_array_equal(g.unpack_rgb_float(g.pack_rgb_float(rgb, 2)), rgb[::2, ::2])
+    fields, step = g.cloud_layout(True)
+    assert [f[:2] for f in fields] == [("x", 0), ("y", 4), ("z", 8), ("rgb", 12)] and step == 16
+    assert g.cloud_layout(False)[1] == 12
+    d = np.ones((6, 8), np.float32)
+    assert g.backproject(d, g.RayCache().get(K, 6, 8), 1, packed).shape == (6, 8, 4)
+
+
+def test_mask_invalid():
+    d = np.array([[np.nan, 0.05, 0.1], [np.inf, 5.0, 20.0001], [-1.0, 20.0, 3.0]], np.float32)
+    out = g.mask_invalid(d, 0.1, 20.0)
+    expected = np.array([[np.nan, np.nan, 0.1], [np.nan, 5.0, np.nan], [np.nan, 20.0, 3.0]], np.float32)
+    np.testing.assert_array_equal(out, expected)
+    assert out is not d
+
+
+def _colorize_reference(values, valid, inverse, lo, hi):
+    """The straightforward numpy definition that `colorize` implements with OpenCV passes."""
+    norm = np.clip((values - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+    if inverse:
+        norm = 1.0 - norm
+    norm = np.where(valid, norm, 0.0)
+    out = cv2.applyColorMap((norm * 255.0 + 0.5).astype(np.uint8), cv2.COLORMAP_TURBO)
+    out[~valid] = 0
+    return out
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_colorize_matches_reference(inverse):
+    rng = np.random.default_rng(2)
+    d = rng.uniform(0.0, 12.0, (37, 53)).astype(np.float32)
+    d[rng.random(d.shape) < 0.1] = np.nan
+    d[0, 0], d[0, 1] = np.inf, -np.inf
+    valid = np.isfinite(d)
+    for lo, hi in [(1.5, 9.0), (float(np.nanmin(d[valid])), float(np.nanmax(d[valid])))]:
+        out = g.colorize(d, inverse=inverse, vmin=lo, vmax=hi)
+        ref = _colorize_reference(d, valid, inverse, lo, hi)
+        assert out.dtype == np.uint8 and out.shape == d.shape + (3,)
+        assert np.all(out[~valid] == 0)
+        # rounding of the 0..255 index may differ by one step at exact .5 boundaries
+        assert np.mean(np.any(out != ref, axis=-1)) < 0.01
+    auto = g.colorize(d, inverse=inverse)  # default range = valid min..max
+    np.testing.assert_array_equal(auto, g.colorize(d, inverse=inverse, vmin=float(np.nanmin(d[valid])),
+                                                   vmax=float(np.nanmax(d[valid]))))
+    assert not g.colorize(np.full((4, 4), np.nan, np.float32)).any()
