@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat setup.py constraints.txt | cksum | cut -d' ' -f1)
 # Debian packages the Python wheels need: EGL/Mesa for the moderngl renderer, libusb/libgomp for open3d.
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libusb-1.0-0 libgomp1
-DEMO_MODEL ?= models/demo_vitt_metric.onnx
+DEMO_MODEL ?= models/demo_vitt_metric.safetensors
 
 # Every process that starts rclpy keeps DDS on loopback, on its own domain, logging to a temp dir.
 ROS_ENV = ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$(( $$$$ % 100 + 1 )) \
@@ -38,7 +38,7 @@ system-deps:
 # torch first and pinned: asked for by another package, pip would pick a multi-GB CUDA build.
 $(STAMP): setup.py constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -c constraints.txt --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
 	$(PY) -m pip install -q -c constraints.txt -e '.[torch,onnx,node,train,dev]'
 	rm -f $(VENV)/.installed-*

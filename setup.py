@@ -57,6 +57,8 @@ setup(
     entry_points={
         "console_scripts": [
             "depth-anything-ros = depth_anything_ros.cli:main",
+            # training stages: train-teacher, pseudo-label, train-student, finetune-metric, evaluate, export
+            "depth-anything-train = training.cli:main",
             # `ros2 run depth_anything_ros depth_anything_node` on a ROS 2 install
             "depth_anything_node = depth_anything_ros.ros.main:main",
         ],
