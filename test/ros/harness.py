@@ -42,18 +42,31 @@ class NodeProcess:
             cmd += ["-r", f"__ns:={namespace}"]
         self.log = Path(log)
         self._fh = open(self.log, "w")
+        self._interrupted = False
         self.proc = subprocess.Popen(cmd, env=child_env(), stdout=self._fh, stderr=subprocess.STDOUT, cwd=ROOT)
 
     def text(self) -> str:
-        self._fh.flush()
+        if not self._fh.closed:
+            self._fh.flush()
         return self.log.read_text()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> int:
-        if self.proc.poll() is None:
+    def interrupt(self) -> None:
+        """Ask the node to shut down (one SIGINT) without waiting; `stop` waits.
+
+        Only one SIGINT is ever sent: rclpy restores the default handler while it shuts down, so a
+        second one would kill the process (exit -2) instead of letting it finish cleanly."""
+        if self.proc.poll() is None and not self._interrupted:
+            self._interrupted = True
             self.proc.send_signal(signal.SIGINT)
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGINT, then wait; generous timeout: the node lets an in-flight frame finish (up to 10 s)
+        and the 2 CI cores may be busy with the other node of the same test."""
+        if self.proc.poll() is None:
+            self.interrupt()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

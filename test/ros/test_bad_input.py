@@ -31,6 +31,7 @@ def nodes(ros_context, tiny_metric_checkpoint, tiny_checkpoint, tmp_path_factory
     finally:
         for p in probes.values():
             p.close()
+        raw.interrupt(), comp.interrupt()  # both shut down at once
         codes = {"raw": raw.stop(), "comp": comp.stop()}
         assert codes == {"raw": 0, "comp": 0}, (raw.text()[-1500:], comp.text()[-1500:])
 
