@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..metadata import FORMAT_VERSION, METADATA_KEY, ModelMeta  # noqa: F401 (re-exported)
+from ..metadata import METADATA_KEY, ModelMeta  # noqa: F401 (ModelMeta re-exported)
 from .depth_anything import DepthAnything
 from .hf_mapping import transformers_to_official
 from .official import official_checkpoint, resolve_checkpoint

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
-from depth_anything_ros.model.checkpoint import load_checkpoint, save_checkpoint
+from depth_anything_ros.model.checkpoint import load_checkpoint
 
 STATIC_SIZES = ((266, 350), (182, 238))
 DYNAMIC_EXPORT_SIZE = (266, 350)

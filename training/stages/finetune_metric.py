@@ -13,14 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from depth_anything_ros.model.checkpoint import ModelMeta, read_state_dict, save_checkpoint
-from training.engine import (Budget, Logger, Timer, cleanup_distributed, finite_or_raise, load_train_state, lr_factor,
-                             make_optimizer, save_train_state, seed_everything, set_lr, setup_distributed,
-                             summary_table, unwrap, write_json)
+from training.engine import seed_everything, setup_distributed, summary_table, unwrap, write_json
 from training.losses import silog_loss
-from training.stages.common import (LabeledCrops, batches, data_dir, ddp_wrap, new_model, normalize, stage_dir)
+from training.stages.common import LabeledCrops, batches, data_dir, new_model, normalize, stage_dir
+from training.stages.loop import TrainLoop, start_training
 
 
 def init_encoder_from(model, path: str | Path) -> int:
@@ -51,7 +49,6 @@ def finetune_metric(cfg: dict) -> dict:
     seed = int(cfg.get("seed", 0))
     seed_everything(seed + 2000 + d.rank)
     out = stage_dir(cfg, "metric")
-    total = int(c["steps"])
     max_depth, min_depth = float(c["max_depth"]), float(c.get("min_depth", 1e-3))
 
     # model: encoder from the relative model, head re-initialised
@@ -59,55 +56,27 @@ def finetune_metric(cfg: dict) -> dict:
     src = c.get("init_from", "student")
     src_path = stage_dir(cfg, src) / "model.safetensors" if src in ("student", "teacher") else Path(src)
     init_encoder_from(model, src_path)
-    opt = make_optimizer(model, c)
-    state = load_train_state(out / "last.pt", model, opt) if c.get("resume", True) else None
-    step = int(state["step"]) if state else 0
-    if state and d.main:
-        print(f"[metric] resumed from {out / 'last.pt'} at step {step}")
-    model = ddp_wrap(model, d)
-    model.train()
+    model, opt, step, state = start_training(model, c, d, out, "metric")
 
     data = LabeledCrops(data_dir(cfg, "labeled"), c["crop"], kind=c.get("kind"))
     stream = batches(data, int(c["batch_size"]), seed + 2, d.rank, d.world, start_step=step)
     lam = float(c.get("silog_lambda", 0.5))
 
-    log = Logger(out / "tb", enabled=d.main and cfg.get("tensorboard", True))
-    timer, ema, start = Timer(), None, step
-    bar = tqdm(total=total, initial=step, desc="metric", disable=not d.main or not cfg.get("progress", True))
-    budget = Budget(total, c.get("max_minutes"), d, (state or {}).get("extra", {}).get("spent", 0.0))
-    finished = budget.done(step)
-    while not finished:
-        set_lr(opt, lr_factor(c.get("schedule", "poly"), budget.fraction(step), step, int(c.get("warmup", 0))))
+    loop = TrainLoop("metric", cfg, c, d, model, opt, out, step, state, images_per_step=int(c["batch_size"]),
+                     schedule="poly", loss_name="silog")
+    while not loop.finished:
+        loop.set_lr()
         b = next(stream)
         img, depth = b["image"].to(d.device), b["depth"].to(d.device)
         mask = b["valid"].to(d.device) & (depth >= min_depth) & (depth <= max_depth)
         pred = model(normalize(img))
         loss = silog_loss(pred, depth, mask, lam)
-        finite_or_raise(loss, "metric loss")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if c.get("grad_clip"):
-            torch.nn.utils.clip_grad_norm_(model.parameters(), float(c["grad_clip"]))
-        opt.step()
-        step += 1
-        finished = budget.done(step)
+        loop.update(loss)
+        if loop.every("image_every", 100):
+            loop.log.grid("metric/rgb_gt_pred", loop.step, [[img[0], torch.where(mask[0], depth[0], 0), pred[0].detach()]])
 
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-        bar.update(1)
-        bar.set_postfix(silog=f"{ema:.4f}")
-        if d.main and step % int(c.get("log_every", 10)) == 0:
-            log.scalars(step, **{"metric/silog": loss.item(), "metric/lr_encoder": opt.param_groups[0]["lr"]})
-        if d.main and step % int(c.get("image_every", 100)) == 0:
-            log.grid("metric/rgb_gt_pred", step, [[img[0], torch.where(mask[0], depth[0], 0), pred[0].detach()]])
-        if step % int(c.get("ckpt_every", 50)) == 0 or finished:
-            if d.main:
-                save_train_state(out / "last.pt", model, opt, step, {"spent": budget.spent()})
-            d.barrier()
-    bar.close()
-
-    row = {"stage": "metric", "steps": step, "seconds": round(timer.elapsed(), 1),
-           "img_per_s": round((step - start) * int(c["batch_size"]) * d.world / max(timer.elapsed(), 1e-9), 2),
-           "silog_ema": ema if ema is not None else float("nan")}
+    row = loop.summary()
+    step = loop.step
     if d.main:
         m = cfg["model"]
         meta = ModelMeta(
@@ -118,7 +87,5 @@ def finetune_metric(cfg: dict) -> dict:
         save_checkpoint(unwrap(model), out / "model.safetensors", meta)
         write_json(out / "summary.json", row)
         print(summary_table([row]))
-    log.close()
-    d.barrier()
-    cleanup_distributed()
+    loop.close()
     return row

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from depth_anything_ros.model.checkpoint import load_checkpoint
