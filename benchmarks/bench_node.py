@@ -160,7 +160,7 @@ def main(argv=None) -> int:
 
 Command: `.venv/bin/python benchmarks/bench_node.py --write-docs` (the real `DepthAnythingNode` in-process, its
 engine stubbed to return a real output; a sink process subscribed to every output; frames fed to the image
-callback at {args.rate:g} Hz). Machine: {machine}; shared with other engineers' jobs, so treat numbers as noisy.
+callback at {args.rate:g} Hz). Machine: {machine}.
 
 | measure | median (ms) | p99 (ms) |
 |---|---|---|
