@@ -21,7 +21,7 @@ def test_colcon_build_installs_ament_layout(tmp_path):
     if not colcon.exists():
         pytest.skip("colcon not installed")
     src = tmp_path / "src" / "depth_anything_ros"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "install", "log",
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "install", "log", "runs",
                                                              "demo_output", "*.egg-info", "__pycache__"))
     res = subprocess.run([str(colcon), "build", "--base-paths", str(tmp_path / "src")], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
