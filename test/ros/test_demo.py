@@ -52,3 +52,28 @@ def test_demo_end_to_end(tmp_path, tiny_metric_checkpoint, ros_context):
     assert summary["frames_recorded"] == len(depth_pngs)
     assert summary["latency_ms"]["p50"] > 0 and (out / "latency.txt").is_file()
     assert summary["node_diagnostics"].get("network_input_size") == "70x98"
+
+
+def test_demo_on_onnxruntime_engine(tmp_path, tiny_metric_checkpoint, ros_context):
+    """The node on the ONNX Runtime engine: a static ONNX export of the (random-weight) metric model."""
+    from depth_anything_ros.demo.camera_yaml import write_camera_yaml
+    from depth_anything_ros.inference.export import export_onnx
+    from depth_anything_ros.model.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(tiny_metric_checkpoint, pos_interp="size")
+    onnx_path = export_onnx(model, meta, tmp_path / "tiny_metric.onnx", 70, 98)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, rgb in enumerate(sample_images(3)):
+        cv2.imwrite(str(frames / f"{i:04d}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    write_camera_yaml(frames / "camera_info.yaml", K_160x120, 160, 120)
+    out = tmp_path / "demo_output"
+    r = _demo(["--model", str(onnx_path), "--engine", "onnxruntime", "--frames", str(frames), "--rate", "6",
+               "--output", str(out)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    summary = json.loads((out / "latency.json").read_text())
+    assert summary["frames_recorded"] >= 2
+    assert summary["node_diagnostics"].get("engine", "").startswith("onnxruntime")
+    assert summary["node_diagnostics"].get("network_input_size") == "70x98"
+    d = cv2.imread(str(sorted((out / "depth").glob("*.png"))[0]), cv2.IMREAD_UNCHANGED)
+    assert d.dtype == np.uint16 and d.shape == (120, 160) and (d > 0).any()
