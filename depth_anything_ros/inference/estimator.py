@@ -31,13 +31,10 @@ class DepthEstimator:
     def max_depth(self) -> float | None:
         return self.engine.meta.max_depth
 
-    def network_size_for(self, height: int, width: int) -> tuple[int, int]:
-        return self.preprocessor.size_for(height, width)
-
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """Depth (metric) or inverse depth (relative) at the input image's resolution."""
+    def predict(self, rgb: np.ndarray, out_size: tuple[int, int] | None = None) -> np.ndarray:
+        """Depth (metric) or inverse depth (relative) at `out_size` (H, W), default the image's resolution."""
         raw = self.engine.infer(self.preprocessor(rgb))[0]
-        return resize_output(raw, rgb.shape[0], rgb.shape[1])
+        return resize_output(raw, *(out_size or rgb.shape[:2]))
 
     @classmethod
     def create(cls, engine: str, model_path: str, network_size=None, **options) -> "DepthEstimator":

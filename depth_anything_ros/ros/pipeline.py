@@ -14,7 +14,6 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from ..geometry import RayCache, backproject, colorize, mask_invalid, pack_rgb_float, scale_intrinsics
-from ..inference.preprocess import resize_output
 from . import conversions as conv
 from .params import NodeConfig, validate_for_model
 
@@ -79,9 +78,7 @@ class DepthPipeline:
 
     def infer(self, rgb: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
         """Raw model output (metres or inverse depth) resized to `out_size`."""
-        batch = self.estimator.preprocessor(rgb)
-        raw = self.estimator.engine.infer(batch)[0]
-        return resize_output(raw, *out_size)
+        return self.estimator.predict(rgb, out_size)
 
     def to_depth(self, raw: np.ndarray) -> np.ndarray:
         """Model output -> float32 metres with NaN for invalid (metric output only)."""

@@ -18,6 +18,17 @@ def _demo(args, timeout=150):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _write_frames(frames, count: int):
+    """A demo frame folder: `count` real 160x120 photos as JPEG plus camera_info.yaml."""
+    from depth_anything_ros.demo.camera_yaml import write_camera_yaml
+
+    frames.mkdir()
+    for i, rgb in enumerate(sample_images(count)):
+        cv2.imwrite(str(frames / f"{i:04d}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    write_camera_yaml(frames / "camera_info.yaml", K_160x120, 160, 120)
+    return frames
+
+
 def test_demo_refuses_missing_model(tmp_path):
     r = _demo(["--model", str(tmp_path / "missing.safetensors"), "--output", str(tmp_path / "out")])
     assert r.returncode == 2
@@ -27,14 +38,9 @@ def test_demo_refuses_missing_model(tmp_path):
 
 
 def test_demo_end_to_end(tmp_path, tiny_metric_checkpoint, ros_context):
-    from depth_anything_ros.demo.camera_yaml import write_camera_yaml
     from depth_anything_ros.demo.ply import read_ply_points
 
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i, rgb in enumerate(sample_images(4)):
-        cv2.imwrite(str(frames / f"{i:04d}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    write_camera_yaml(frames / "camera_info.yaml", K_160x120, 160, 120)
+    frames = _write_frames(tmp_path / "frames", 4)
     out = tmp_path / "demo_output"
     r = _demo(["--model", str(tiny_metric_checkpoint), "--engine", "torch", "--frames", str(frames),
                "--rate", "6", "--network-size", "70x98", "--output", str(out)])
@@ -56,17 +62,12 @@ def test_demo_end_to_end(tmp_path, tiny_metric_checkpoint, ros_context):
 
 def test_demo_on_onnxruntime_engine(tmp_path, tiny_metric_checkpoint, ros_context):
     """The node on the ONNX Runtime engine: a static ONNX export of the (random-weight) metric model."""
-    from depth_anything_ros.demo.camera_yaml import write_camera_yaml
     from depth_anything_ros.inference.export import export_onnx
     from depth_anything_ros.model.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(tiny_metric_checkpoint, pos_interp="size")
     onnx_path = export_onnx(model, meta, tmp_path / "tiny_metric.onnx", 70, 98)
-    frames = tmp_path / "frames"
-    frames.mkdir()
-    for i, rgb in enumerate(sample_images(3)):
-        cv2.imwrite(str(frames / f"{i:04d}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    write_camera_yaml(frames / "camera_info.yaml", K_160x120, 160, 120)
+    frames = _write_frames(tmp_path / "frames", 3)
     out = tmp_path / "demo_output"
     r = _demo(["--model", str(onnx_path), "--engine", "onnxruntime", "--frames", str(frames), "--rate", "6",
                "--output", str(out)])

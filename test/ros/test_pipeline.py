@@ -2,14 +2,13 @@
 output scaling, camera_info handling, millimetres and the reuse of per-camera precomputation."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from std_msgs.msg import Header
 
 from depth_anything_ros.geometry import scale_intrinsics
-from depth_anything_ros.inference.preprocess import Preprocessor
+from depth_anything_ros.inference import DepthEstimator
+from depth_anything_ros.metadata import ModelMeta
 from depth_anything_ros.ros import conversions as conv
 from depth_anything_ros.ros.params import NodeConfig, ParameterError, validate
 from depth_anything_ros.ros.pipeline import CameraModel, DepthPipeline
@@ -23,8 +22,11 @@ W, H = 160, 120
 class StubEngine:
     """Returns a fixed map at the network size: a left-to-right ramp from 0 to 2*mid."""
 
-    def __init__(self, mid):
+    input_size = None
+
+    def __init__(self, mid, meta):
         self.mid = mid
+        self.meta = meta
         self.calls = 0
 
     def infer(self, batch):
@@ -37,8 +39,8 @@ class StubEngine:
 
 
 def _pipeline(kind="metric", model_max=20.0, mid=10.0, **params):
-    est = SimpleNamespace(kind=kind, max_depth=model_max if kind == "metric" else None,
-                          preprocessor=Preprocessor((70, 98)), engine=StubEngine(mid))
+    meta = ModelMeta("vitt", "v2", kind, model_max if kind == "metric" else None)
+    est = DepthEstimator(StubEngine(mid, meta), network_size=(70, 98))
     cfg = validate(NodeConfig(model_path="x", **params), check_files=False)
     return DepthPipeline(est, cfg)
 

@@ -63,6 +63,16 @@ def _crop_box(h: int, w: int, ch: int, cw: int, train: bool) -> tuple[int, int]:
     return random.randint(0, h - ch), random.randint(0, w - cw)
 
 
+def _crop_and_flip(arrays, crop, train: bool, hflip: bool) -> list[np.ndarray]:
+    """The same crop box (random when `train`, else centred) and flip (p = 0.5) on every array."""
+    ch, cw = crop
+    y, x = _crop_box(*arrays[0].shape[:2], ch, cw, train)
+    out = [a[y:y + ch, x:x + cw] for a in arrays]
+    if train and hflip and random.random() < 0.5:
+        out = [a[:, ::-1] for a in out]
+    return out
+
+
 def _to_tensor_rgb(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255.0
 
@@ -86,12 +96,8 @@ class LabeledCrops(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         s = self.shards[self.index[i]]
-        img, depth, valid = fit_to_crop(s.image, s.depth, s.valid, self.crop)
-        y, x = _crop_box(*img.shape[:2], *self.crop, self.train)
-        ch, cw = self.crop
-        img, depth, valid = img[y:y + ch, x:x + cw], depth[y:y + ch, x:x + cw], valid[y:y + ch, x:x + cw]
-        if self.train and self.hflip and random.random() < 0.5:
-            img, depth, valid = img[:, ::-1], depth[:, ::-1], valid[:, ::-1]
+        img, depth, valid = _crop_and_flip(fit_to_crop(s.image, s.depth, s.valid, self.crop), self.crop,
+                                           self.train, self.hflip)
         return {"image": _to_tensor_rgb(img), "depth": torch.from_numpy(np.ascontiguousarray(depth)),
                 "valid": torch.from_numpy(np.ascontiguousarray(valid))}
 
@@ -117,12 +123,8 @@ class UnlabeledCrops(torch.utils.data.Dataset):
         j = self.index[i]
         s = self.shards[j]
         pl = np.load(self.pseudo_dir / f"{self.shards.ids[j]}.npy").astype(np.float32)
-        img, pl, _ = fit_to_crop(s.image, pl, np.ones(pl.shape, bool), self.crop)
-        y, x = _crop_box(*img.shape[:2], *self.crop, self.train)
-        ch, cw = self.crop
-        img, pl = img[y:y + ch, x:x + cw], pl[y:y + ch, x:x + cw]
-        if self.train and self.hflip and random.random() < 0.5:
-            img, pl = img[:, ::-1], pl[:, ::-1]
+        img, pl, _ = _crop_and_flip(fit_to_crop(s.image, pl, np.ones(pl.shape, bool), self.crop), self.crop,
+                                    self.train, self.hflip)
         return {"image": _to_tensor_rgb(img), "pseudo": torch.from_numpy(np.ascontiguousarray(pl))}
 
 
