@@ -54,14 +54,14 @@ def demo_frame(width: int = 640, height: int = 480) -> tuple[np.ndarray, np.ndar
     return rgb, K
 
 
-def start_sink(extra_env: dict | None = None) -> subprocess.Popen:
-    """A subscriber process on every output (so that publish() really serialises and delivers)."""
+def start_sink(extra_env: dict | None = None, topics=OUTPUTS) -> subprocess.Popen:
+    """A subscriber process on `topics` (so that publish() really serialises and delivers)."""
     from depth_anything_ros.ros.env import child_env
 
     env = child_env()
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update(extra_env or {})
-    return subprocess.Popen([sys.executable, str(Path(__file__).with_name("_node_sink.py"))], env=env)
+    return subprocess.Popen([sys.executable, str(Path(__file__).with_name("_node_sink.py")), *topics], env=env)
 
 
 def make_node(model: Path, **params):
@@ -74,11 +74,14 @@ def make_node(model: Path, **params):
     return DepthAnythingNode("depth_anything", parameter_overrides=overrides)
 
 
-def wait_for_sink(node, timeout: float = 60.0) -> bool:
+def wait_for_sink(node, topics=OUTPUTS, timeout: float = 60.0) -> bool:
+    """Until exactly `topics` (of OUTPUTS) have a subscriber, as the node's publishers see it."""
     end = time.monotonic() + timeout
-    pubs = [node.core.pubs[k] for k in ("depth", "camera_info", "points", "colored") if k in node.core.pubs]
+    keys = {"depth/image": "depth", "depth/camera_info": "camera_info", "depth/points": "points",
+            "depth/colored": "colored"}
+    pubs = {t: node.core.pubs[keys[t]] for t in OUTPUTS if keys[t] in node.core.pubs}
     while time.monotonic() < end:
-        if all(p.get_subscription_count() > 0 for p in pubs):
+        if all((p.get_subscription_count() > 0) == (t in topics) for t, p in pubs.items()):
             return True
         time.sleep(0.05)
     return False
@@ -94,15 +97,20 @@ def camera_info(K: np.ndarray, width: int, height: int):
 
 
 def update_docs_section(text: str, heading: str = "## Node", path: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    """Replace (or append) the `heading` section of docs/benchmarks.md, leaving other sections alone."""
+    """Replace (or append) the `heading` section of docs/benchmarks.md up to the next heading of the same
+    or a higher level (a `###` section leaves its sibling `###` sections alone)."""
     doc = path.read_text() if path.is_file() else "# Benchmarks\n"
     lines = doc.splitlines()
+    level = len(heading) - len(heading.lstrip("#"))
     start = next((i for i, ln in enumerate(lines) if ln.strip() == heading), None)
     block = text.rstrip("\n").splitlines()
     if start is None:
         new = lines + [""] + block
     else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
+        def ends(ln: str) -> bool:
+            depth = len(ln) - len(ln.lstrip("#"))
+            return 0 < depth <= level and ln[depth:depth + 1] == " "
+        end = next((j for j in range(start + 1, len(lines)) if ends(lines[j])), len(lines))
         new = lines[:start] + block + [""] + lines[end:]
     path.write_text("\n".join(new).rstrip("\n") + "\n")
 

@@ -1,4 +1,8 @@
-"""Sink process for the node benchmarks: subscribes to every output and counts messages (prints on exit)."""
+"""Sink process for the node benchmarks: subscribes to the given output topics (default: the four outputs)
+and counts messages (prints on exit).
+
+    python benchmarks/_node_sink.py [TOPIC ...]
+"""
 from __future__ import annotations
 
 import sys
@@ -25,9 +29,10 @@ def main() -> int:
             counts[name] += 1
         return cb
 
-    for topic, typ in (("depth/image", Image), ("depth/camera_info", CameraInfo), ("depth/points", PointCloud2),
-                       ("depth/colored", Image)):
-        node.create_subscription(typ, topic, counter(topic), 1)
+    types = {"depth/image": Image, "depth/camera_info": CameraInfo, "depth/points": PointCloud2,
+             "depth/colored": Image}
+    for topic in sys.argv[1:] or types:
+        node.create_subscription(types[topic], topic, counter(topic), 1)
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, Exception):  # noqa: BLE001 - external shutdown ends the sink

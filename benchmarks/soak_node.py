@@ -113,22 +113,11 @@ def main(argv=None) -> int:
     lines.append("RSS (MiB) at frames " + ", ".join(marks))
     print("\n".join(lines))
     if args.write_docs:
-        path = ROOT / "docs" / "benchmarks.md"
-        doc = path.read_text()
-        head = "### Soak"
-        block = (f"{head}\n\nCommand: `.venv/bin/python benchmarks/soak_node.py --write-docs` (node process, "
+        block = (f"### Soak\n\nCommand: `.venv/bin/python benchmarks/soak_node.py --write-docs` (node process, "
                  f"random-weight vitt metric model at {args.network_size}; {args.rate:g} Hz publisher; RSS from /proc "
                  f"every second).\n\n" + "\n".join(f"- {ln}" for ln in lines) + "\n")
-        start = doc.find("## Node")
-        if start < 0:
-            print("soak: run bench_node.py --write-docs first", file=sys.stderr)
-            return 1
-        nxt = doc.find("\n## ", start + 1)
-        section = doc[start: nxt if nxt >= 0 else len(doc)]
-        if head in section:
-            section = section[: section.index(head)].rstrip("\n") + "\n"
-        update_docs_section(section.rstrip("\n") + "\n\n" + block)
-        print("docs/benchmarks.md: soak result added to '## Node'")
+        update_docs_section(block, heading="### Soak")
+        print("docs/benchmarks.md: '### Soak' updated")
     return 0
 
 

@@ -31,10 +31,12 @@ class DepthEstimator:
     def max_depth(self) -> float | None:
         return self.engine.meta.max_depth
 
-    def predict(self, rgb: np.ndarray, out_size: tuple[int, int] | None = None) -> np.ndarray:
-        """Depth (metric) or inverse depth (relative) at `out_size` (H, W), default the image's resolution."""
+    def predict(self, rgb: np.ndarray, out_size: tuple[int, int] | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """Depth (metric) or inverse depth (relative) at `out_size` (H, W), default the image's resolution.
+        Written into `out` (float32 (H, W)) when given, e.g. the memory of the message that will carry it."""
         raw = self.engine.infer(self.preprocessor(rgb))[0]
-        return resize_output(raw, *(out_size or rgb.shape[:2]))
+        return resize_output(raw, *(out_size or rgb.shape[:2]), out=out)
 
     @classmethod
     def create(cls, engine: str, model_path: str, network_size=None, **options) -> "DepthEstimator":

@@ -76,9 +76,12 @@ class Preprocessor:
         return batch
 
 
-def resize_output(pred: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Network output (h, w) -> (height, width), bilinear, float32."""
+def resize_output(pred: np.ndarray, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Network output (h, w) -> (height, width), bilinear, float32; written into `out` when given."""
     pred = np.asarray(pred, dtype=np.float32)
     if pred.shape == (height, width):
-        return pred
-    return cv2.resize(pred, (width, height), interpolation=cv2.INTER_LINEAR)
+        if out is None:
+            return pred
+        np.copyto(out, pred)
+        return out
+    return cv2.resize(pred, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)

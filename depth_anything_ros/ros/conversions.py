@@ -1,9 +1,10 @@
 """sensor_msgs <-> numpy, in one place (the role cv_bridge / depth_image_proc's conversions play in C++).
 
 Reading honours `step` row padding and `is_bigendian` and never copies more than it must
-(`np.frombuffer` on `msg.data`); writing always goes through `ndarray.tobytes()` (assigning a numpy
-array to `msg.data` iterates element-wise and costs 40-200 ms). Every reader raises `InputError`
-with a one-line reason for malformed messages.
+(`np.frombuffer` on `msg.data`). Writing never assigns a numpy array to `msg.data` (the generated
+setter iterates element-wise: 40-200 ms); it stores an `array.array('B')` in the message: the
+array an `OutputBuffers` view already lives in (no copy), or a single copy of any other array
+(see `message_buffers`). Every reader raises `InputError` with a one-line reason for malformed messages.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 
 from ..geometry import cloud_layout
+from .message_buffers import as_message_data
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[type, int]] = {
@@ -77,8 +79,15 @@ def image_to_numpy(msg: Image) -> np.ndarray:
     return arr[..., 0] if ch == 1 else arr
 
 
+def _set_data(msg, arr: np.ndarray) -> None:
+    # The generated `data` setter copies whatever it gets (`array.array('B', value)`); the slot takes the
+    # array as it is, which is what lets an OutputBuffers array reach rclpy without a copy.
+    msg._data = as_message_data(arr)
+
+
 def numpy_to_image(arr: np.ndarray, encoding: str, header=None) -> Image:
-    """(H, W[, C]) array -> Image (native byte order, no padding), data written with `tobytes()`."""
+    """(H, W[, C]) array -> Image (native byte order, no padding). Shares the memory of an
+    `OutputBuffers` array (no copy); copies any other array once."""
     if encoding not in ENCODINGS:
         raise ValueError(f"unsupported encoding {encoding!r}")
     dtype, ch = ENCODINGS[encoding]
@@ -92,7 +101,7 @@ def numpy_to_image(arr: np.ndarray, encoding: str, header=None) -> Image:
     msg.encoding = encoding
     msg.is_bigendian = int(HOST_BIGENDIAN)
     msg.step = int(arr.strides[0])
-    msg.data = arr.tobytes()
+    _set_data(msg, arr)
     return msg
 
 
@@ -158,7 +167,7 @@ def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", header=None, quality: 
     if header is not None:
         msg.header = header
     msg.format = f"rgb8; {fmt} compressed bgr8"
-    msg.data = data.tobytes()
+    _set_data(msg, data)
     return msg
 
 
@@ -188,10 +197,10 @@ def scaled_camera_info(src: CameraInfo, K: np.ndarray, P: np.ndarray, size: tupl
     out.header = header
     out.height, out.width = int(size[0]), int(size[1])
     out.distortion_model = src.distortion_model
-    out.d = list(src.d)
-    out.k = [float(v) for v in np.asarray(K, dtype=np.float64).ravel()]
-    out.r = list(src.r)
-    out.p = [float(v) for v in np.asarray(P, dtype=np.float64).ravel()]
+    out.d = src.d  # the setters copy
+    out.k = np.asarray(K, dtype=np.float64).ravel()
+    out.r = src.r
+    out.p = np.asarray(P, dtype=np.float64).ravel()
     out.binning_x, out.binning_y = src.binning_x, src.binning_y
     out.roi = src.roi
     return out
@@ -210,7 +219,8 @@ def camera_info_P(msg: CameraInfo, K: np.ndarray) -> np.ndarray:
 
 
 def pointcloud2_message(points: np.ndarray, header, with_rgb: bool) -> PointCloud2:
-    """float32 (h, w, 3|4) points (NaN = invalid) -> organized PointCloud2 (xyz or xyz + packed rgb)."""
+    """float32 (h, w, 3|4) points (NaN = invalid) -> organized PointCloud2 (xyz or xyz + packed rgb).
+    Shares the memory of an `OutputBuffers` array, like `numpy_to_image`."""
     fields, point_step = cloud_layout(with_rgb)
     if points.dtype != np.float32 or points.ndim != 3 or points.shape[2] != len(fields):
         raise ValueError(f"points must be float32 (h, w, {len(fields)}), got {points.dtype} {points.shape}")
@@ -223,7 +233,7 @@ def pointcloud2_message(points: np.ndarray, header, with_rgb: bool) -> PointClou
     msg.point_step = point_step
     msg.row_step = point_step * msg.width
     msg.is_dense = False  # organized, with NaN for invalid points
-    msg.data = np.ascontiguousarray(points).tobytes()
+    _set_data(msg, points)
     return msg
 
 

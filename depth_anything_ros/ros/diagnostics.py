@@ -25,12 +25,14 @@ class FrameStats:
         self.gap_dropped = 0  # frames missing between consecutive input stamps (estimated)
         self.camera_info_rejected = 0
         self.waiting_for_camera_info = 0
+        self.without_subscribers = 0  # not processed: no output had a subscriber (lazy_outputs)
+        self.published: dict[str, int] = {}  # messages per output topic
         self.last_reason = ""
         self._latency = deque(maxlen=window)  # publish time - header stamp (ms)
         self._proc = deque(maxlen=window)  # callback start -> all published (ms)
         self._periods = deque(maxlen=31)
         self._last_stamp: float | None = None
-        self._mark = (time.monotonic(), 0, 0)  # (t, received, processed) at the last report
+        self._mark = (time.monotonic(), 0, 0, 0)  # (t, received, processed, without_subscribers) at the last report
 
     def on_received(self, stamp_s: float) -> None:
         with self._lock:
@@ -56,9 +58,15 @@ class FrameStats:
             self.failed += 1
             self.last_reason = reason
 
-    def on_processed(self, latency_ms: float, processing_ms: float) -> None:
+    def on_without_subscribers(self) -> None:
+        with self._lock:
+            self.without_subscribers += 1
+
+    def on_processed(self, latency_ms: float, processing_ms: float, topics=()) -> None:
         with self._lock:
             self.processed += 1
+            for t in topics:
+                self.published[t] = self.published.get(t, 0) + 1
             self._latency.append(latency_ms)
             self._proc.append(processing_ms)
 
@@ -66,14 +74,15 @@ class FrameStats:
         """Rates since the previous snapshot, percentiles over the window, totals."""
         with self._lock:
             now = time.monotonic()
-            t0, r0, p0 = self._mark
+            t0, r0, p0, i0 = self._mark
             dt = max(now - t0, 1e-6)
-            self._mark = (now, self.received, self.processed)
+            self._mark = (now, self.received, self.processed, self.without_subscribers)
             lat = np.array(self._latency) if self._latency else None
             proc = np.array(self._proc) if self._proc else None
             return {
                 "input_rate_hz": (self.received - r0) / dt,
                 "output_rate_hz": (self.processed - p0) / dt,
+                "idle_rate_hz": (self.without_subscribers - i0) / dt,
                 "latency_p50_ms": float(np.percentile(lat, 50)) if lat is not None else float("nan"),
                 "latency_p99_ms": float(np.percentile(lat, 99)) if lat is not None else float("nan"),
                 "processing_p50_ms": float(np.percentile(proc, 50)) if proc is not None else float("nan"),
@@ -86,6 +95,8 @@ class FrameStats:
                 "frames_dropped_in_transport_est": self.gap_dropped,
                 "camera_info_rejected": self.camera_info_rejected,
                 "frames_without_camera_info": self.waiting_for_camera_info,
+                "frames_without_subscribers": self.without_subscribers,
+                **{f"published {t}": n for t, n in sorted(self.published.items())},
                 "last_problem": self.last_reason,
             }
 
@@ -101,6 +112,8 @@ def diagnostic_array(stamp, name: str, hardware_id: str, snap: dict, static: dic
         status.level, status.message = DiagnosticStatus.WARN, "waiting for images"
     elif snap["output_rate_hz"] == 0 and snap["input_rate_hz"] == 0:
         status.level, status.message = DiagnosticStatus.WARN, "no input in the last period"
+    elif snap["output_rate_hz"] == 0 and snap["idle_rate_hz"] > 0:
+        status.level, status.message = DiagnosticStatus.OK, "idle: no subscriber on any output"
     elif snap["output_rate_hz"] == 0:
         status.level, status.message = DiagnosticStatus.WARN, f"no output: {snap['last_problem'] or 'busy'}"
     else:

@@ -4,7 +4,8 @@
         -p model_path:=models/demo_vitt_metric.safetensors -r image:=/camera/image_raw
 
 Sets FASTDDS_DEFAULT_PROFILES_FILE to the shipped large-data profile when unset (before rclpy.init),
-validates the parameters (one line and exit code 2 on error) and spins a MultiThreadedExecutor.
+validates the parameters (one line and exit code 2 on error) and spins a MultiThreadedExecutor
+(`executor.NodeExecutor`: rclpy's, without its re-queuing busy loop).
 """
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def run(argv: list[str], lifecycle: bool = False, node_name: str = "depth_anythi
     """Start rclpy with `argv` (may contain --ros-args ...), spin the node until shutdown; exit code."""
     use_large_data_profile()
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.executors import ExternalShutdownException
+
+    from .executor import NodeExecutor
 
     from .node import DepthAnythingNode, make_lifecycle_node
 
@@ -63,7 +66,7 @@ def run(argv: list[str], lifecycle: bool = False, node_name: str = "depth_anythi
         except ParameterError as exc:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_PARAMETERS
-        executor = MultiThreadedExecutor(num_threads=3)
+        executor = NodeExecutor(num_threads=3)
         executor.add_node(node)
         try:
             executor.spin()

@@ -28,6 +28,17 @@ from .qos import qos_profile
 from .throttle import ReasonThrottle
 
 NODE_NAME = "depth_anything"
+# pipeline output name (FrameOutputs field) -> (message type, topic), in publishing order: the small
+# camera_info first (the first publish of a frame costs ~0.2 ms more; measured, benchmarks/bench_node.py),
+# then the images, the cloud last
+OUTPUT_TOPICS = {
+    "camera_info": (CameraInfo, "depth/camera_info"),
+    "depth": (Image, "depth/image"),
+    "depth_mm": (Image, "depth/image_mm"),
+    "relative": (Image, "depth/relative"),
+    "colored": (Image, "depth/colored"),
+    "points": (PointCloud2, "depth/points"),
+}
 
 
 class DepthNodeCore:
@@ -108,17 +119,9 @@ class DepthNodeCore:
         }
         oq = qos_profile(cfg.output_qos)
         n = self.node
-        if self.pipeline.metric:
-            self.pubs["depth"] = n.create_publisher(Image, "depth/image", oq)
-            self.pubs["camera_info"] = n.create_publisher(CameraInfo, "depth/camera_info", oq)
-            if cfg.publish_depth_mm:
-                self.pubs["depth_mm"] = n.create_publisher(Image, "depth/image_mm", oq)
-            if cfg.publish_points:
-                self.pubs["points"] = n.create_publisher(PointCloud2, "depth/points", oq)
-        else:
-            self.pubs["relative"] = n.create_publisher(Image, "depth/relative", oq)
-        if cfg.publish_colored:
-            self.pubs["colored"] = n.create_publisher(Image, "depth/colored", oq)
+        for name in sorted(self.pipeline.outputs):
+            msg_type, topic = OUTPUT_TOPICS[name]
+            self.pubs[name] = n.create_publisher(msg_type, topic, oq)
         from diagnostic_msgs.msg import DiagnosticArray
 
         self.pubs["diagnostics"] = n.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -184,8 +187,14 @@ class DepthNodeCore:
         t0 = time.perf_counter()
         stamp = conv.stamp_to_seconds(msg.header.stamp)
         self.stats.on_received(stamp)
+        wanted = None
+        if self.cfg.lazy_outputs:
+            wanted = [k for k in pipeline.outputs if self.pubs[k].get_subscription_count()]
+            if not wanted:
+                self.stats.on_without_subscribers()
+                return
         try:
-            out = pipeline.process(msg, self.camera)
+            out = pipeline.process(msg, self.camera, wanted)
         except InputError as exc:
             self.stats.on_skipped(str(exc))
             self.throttle.log(exc.kind, f"frame skipped: {exc}")
@@ -202,12 +211,14 @@ class DepthNodeCore:
             if "points" in self.pubs or "camera_info" in self.pubs:
                 self.throttle.log("waiting_camera_info", f"depth/camera_info and depth/points wait: "
                                                          f"{out.missing_camera_info}")
-        for key in ("depth", "camera_info", "depth_mm", "relative", "points", "colored"):
+        published = []
+        for key, (_, topic) in OUTPUT_TOPICS.items():
             m = getattr(out, key)
             if m is not None and key in self.pubs:
                 self.pubs[key].publish(m)
+                published.append(topic)
         now = self.node.get_clock().now().nanoseconds * 1e-9
-        self.stats.on_processed((now - stamp) * 1e3, (time.perf_counter() - t0) * 1e3)
+        self.stats.on_processed((now - stamp) * 1e3, (time.perf_counter() - t0) * 1e3, published)
 
     def publish_diagnostics(self) -> None:
         snap = self.stats.snapshot()

@@ -50,6 +50,7 @@ class NodeConfig:
     max_depth: float = 0.0  # metres; above -> NaN; 0 = the model's max_depth (metric) / no limit
     relative_scale: float = 0.0  # relative models: depth = scale / inverse depth when > 0
     publish_depth_mm: bool = False  # also `depth/image_mm` 16UC1 (0 = invalid)
+    lazy_outputs: bool = True  # make only the outputs that have subscribers; none at all = no inference
     # point cloud
     publish_points: bool = True
     points_rgb: bool = True

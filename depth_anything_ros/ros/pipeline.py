@@ -4,6 +4,8 @@
 engine, resizes the output to the output size, applies the depth semantics (NaN outside
 [min_depth, max_depth]) and fills every output message with the input header. Everything that
 depends only on the camera (scaled K/P, pixel rays) is computed once per (CameraInfo, size) and reused.
+Each output is computed straight into the memory its message will carry (`OutputBuffers`): the
+resize writes into depth/image's data, the cloud into depth/points', the preview into depth/colored's.
 The node publishes what this returns; the benchmark times it with the forward pass stubbed out.
 """
 from __future__ import annotations
@@ -13,9 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from ..geometry import RayCache, backproject, colorize, mask_invalid, pack_rgb_float, scale_intrinsics
+from ..geometry import RayCache, backproject, colorize, pack_rgb_float, scale_intrinsics, set_invalid_nan
 from . import conversions as conv
+from .message_buffers import OutputBuffers
 from .params import NodeConfig, validate_for_model
+
+PREVIEW_SAMPLE_STEP = 8  # the per-frame colour range comes from every 8th pixel of every 8th row
 
 
 @dataclass
@@ -59,8 +64,22 @@ class DepthPipeline:
         self.min_depth, self.max_depth = validate_for_model(cfg, self.kind, estimator.max_depth)
         # metric output: metric models, or relative models with a configured scale
         self.metric = self.kind == "metric" or cfg.relative_scale > 0
+        self.outputs = self._enabled_outputs()
         self.rays = RayCache()
+        self.buffers = OutputBuffers()
         self._scaled: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _enabled_outputs(self) -> frozenset[str]:
+        """Names of the outputs this configuration publishes (FrameOutputs fields)."""
+        cfg = self.cfg
+        names = {"depth", "camera_info"} if self.metric else {"relative"}
+        if self.metric and cfg.publish_depth_mm:
+            names.add("depth_mm")
+        if self.metric and cfg.publish_points:
+            names.add("points")
+        if cfg.publish_colored:
+            names.add("colored")
+        return frozenset(names)
 
     # ----------------------------------------------------------------------------------- stages
 
@@ -77,15 +96,17 @@ class DepthPipeline:
         return max(1, int(round(height * s))), max(1, int(round(width * s)))
 
     def infer(self, rgb: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
-        """Raw model output (metres or inverse depth) resized to `out_size`."""
-        return self.estimator.predict(rgb, out_size)
+        """Raw model output (metres or inverse depth) at `out_size`, in the memory of the first output message."""
+        values = self.buffers.array("depth" if self.metric else "relative", out_size, np.float32)
+        return self.estimator.predict(rgb, out_size, out=values)
 
-    def to_depth(self, raw: np.ndarray) -> np.ndarray:
-        """Model output -> float32 metres with NaN for invalid (metric output only)."""
+    def to_depth(self, values: np.ndarray) -> np.ndarray:
+        """Model output -> metres with NaN for invalid, in place (metric output only); returns the uint8 valid mask."""
         if self.kind == "relative":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                raw = np.where(raw > 0, np.float32(self.cfg.relative_scale) / raw, np.float32(np.nan))
-        return mask_invalid(raw, self.min_depth, self.max_depth)
+            positive = values > 0
+            np.divide(np.float32(self.cfg.relative_scale), values, out=values, where=positive)
+            values[~positive] = np.nan
+        return set_invalid_nan(values, self.min_depth, self.max_depth)
 
     def scaled_camera(self, camera: CameraModel, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """(K, P) of the output image, cached per (CameraInfo values, output size)."""
@@ -98,46 +119,68 @@ class DepthPipeline:
             self._scaled[key] = hit
         return hit
 
-    def preview(self, values: np.ndarray) -> np.ndarray:
+    def preview(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         """bgr8 colormap: near = warm. Fixed range from the parameters or per-frame 2..98 percentiles."""
         lo, hi = self.cfg.colored_min, self.cfg.colored_max
         if not hi:
-            sample = values[::4, ::4]
-            sample = sample[np.isfinite(sample)]
-            if sample.size:
-                lo, hi = (float(v) for v in np.percentile(sample, (2, 98)))
-            else:
-                lo, hi = 0.0, 1.0
-        return colorize(values, inverse=self.metric, vmin=lo, vmax=max(hi, lo + 1e-6))
+            lo, hi = _robust_range(values[::PREVIEW_SAMPLE_STEP, ::PREVIEW_SAMPLE_STEP])
+        out = self.buffers.array("colored", values.shape + (3,), np.uint8)
+        return colorize(values, valid, inverse=self.metric, vmin=lo, vmax=max(hi, lo + 1e-6), out=out)
+
+    def millimetres(self, depth: np.ndarray) -> np.ndarray:
+        """16UC1 millimetres, 0 = invalid (NaN, or too far for uint16: never clipped to a wrong range)."""
+        mm = np.nan_to_num(depth * 1000.0 + 0.5, nan=0.0, posinf=0.0)
+        mm[mm >= 65536.0] = 0.0
+        out = self.buffers.array("depth_mm", depth.shape, np.uint16)
+        np.copyto(out, mm, casting="unsafe")
+        return out
+
+    def cloud(self, depth: np.ndarray, rgb: np.ndarray, K: np.ndarray) -> np.ndarray:
+        """Organized float32 (h, w, 3|4) points at the configured stride, xyz (+ packed rgb)."""
+        cfg, s = self.cfg, self.cfg.points_stride
+        oh, ow = depth.shape
+        rays = self.rays.get(K, oh, ow, s)
+        extra = None
+        if cfg.points_rgb:
+            colour = rgb if (oh, ow) == rgb.shape[:2] else _resize_rgb(rgb, oh, ow)
+            extra = pack_rgb_float(colour, s)
+        out = self.buffers.array("points", rays[0].shape + (4 if extra is not None else 3,), np.float32)
+        return backproject(depth, rays, s, extra, out=out)
 
     # ------------------------------------------------------------------------------------ frame
 
-    def process(self, msg, camera: CameraModel | None) -> FrameOutputs:
-        """All output messages for one input message (InputError for bad input)."""
-        rgb = self.decode(msg)
-        h, w = rgb.shape[:2]
-        out_size = self.output_size(h, w)
-        raw = self.infer(rgb, out_size)
-        return self.fill(raw, rgb, msg.header, camera)
+    def process(self, msg, camera: CameraModel | None, wanted=None) -> FrameOutputs:
+        """All output messages for one input message (InputError for bad input).
 
-    def fill(self, raw: np.ndarray, rgb: np.ndarray, header, camera: CameraModel | None) -> FrameOutputs:
-        """Output messages from the resized model output (everything after the forward pass)."""
-        cfg = self.cfg
+        `wanted`: the output names to make (e.g. those with subscribers); None = every enabled output.
+        """
+        rgb = self.decode(msg)
+        values = self.infer(rgb, self.output_size(*rgb.shape[:2]))
+        return self.fill(values, rgb, msg.header, camera, wanted)
+
+    def fill(self, values: np.ndarray, rgb: np.ndarray, header, camera: CameraModel | None,
+             wanted=None) -> FrameOutputs:
+        """Output messages from the model output at the output size (everything after the forward pass).
+
+        `values` is turned into depth in place and carried by depth/image (or depth/relative): give
+        the array `infer` returns, so that no output is copied.
+        """
+        want = self.outputs if wanted is None else self.outputs & frozenset(wanted)
         out = FrameOutputs()
-        oh, ow = raw.shape
+        oh, ow = values.shape
         if not self.metric:
-            out.relative = conv.numpy_to_image(raw, "32FC1", header)
-            if cfg.publish_colored:
-                out.colored = conv.numpy_to_image(self.preview(raw), "bgr8", header)
+            if "relative" in want:
+                out.relative = conv.numpy_to_image(values, "32FC1", header)
+            if "colored" in want:
+                out.colored = conv.numpy_to_image(self.preview(values), "bgr8", header)
             return out
-        depth = self.to_depth(raw)
-        out.depth = conv.numpy_to_image(depth, "32FC1", header)
-        if cfg.publish_depth_mm:
-            mm = np.nan_to_num(depth * 1000.0 + 0.5, nan=0.0, posinf=0.0)
-            mm[mm >= 65536.0] = 0.0  # not representable: invalid (0), never clipped to a wrong range
-            out.depth_mm = conv.numpy_to_image(mm.astype(np.uint16), "16UC1", header)
-        if cfg.publish_colored:
-            out.colored = conv.numpy_to_image(self.preview(depth), "bgr8", header)
+        valid = self.to_depth(values)
+        if "depth" in want:
+            out.depth = conv.numpy_to_image(values, "32FC1", header)
+        if "depth_mm" in want:
+            out.depth_mm = conv.numpy_to_image(self.millimetres(values), "16UC1", header)
+        if "colored" in want:
+            out.colored = conv.numpy_to_image(self.preview(values, valid), "bgr8", header)
         if camera is None:
             out.missing_camera_info = "no valid camera_info received yet"
             return out
@@ -146,17 +189,22 @@ class DepthPipeline:
                                        f"image is {rgb.shape[1]}x{rgb.shape[0]}")
             return out
         K, P = self.scaled_camera(camera, (oh, ow))
-        out.camera_info = conv.scaled_camera_info(camera.msg, K, P, (oh, ow), header)
-        if cfg.publish_points:
-            s = cfg.points_stride
-            rays = self.rays.get(K, oh, ow, s)
-            extra = None
-            if cfg.points_rgb:
-                colour = rgb if (oh, ow) == rgb.shape[:2] else _resize_rgb(rgb, oh, ow)
-                extra = pack_rgb_float(colour, s)
-            pts = backproject(depth, rays, s, extra)
-            out.points = conv.pointcloud2_message(pts, header, cfg.points_rgb)
+        if "camera_info" in want:
+            out.camera_info = conv.scaled_camera_info(camera.msg, K, P, (oh, ow), header)
+        if "points" in want:
+            out.points = conv.pointcloud2_message(self.cloud(values, rgb, K), header, self.cfg.points_rgb)
         return out
+
+
+def _robust_range(sample: np.ndarray) -> tuple[float, float]:
+    """2nd and 98th percentile (nearest rank) of the finite values; (0, 1) when there are none.
+    One partition instead of np.percentile: this runs on every frame."""
+    sample = sample[np.isfinite(sample)]
+    if not sample.size:
+        return 0.0, 1.0
+    ranks = (int(0.02 * (sample.size - 1) + 0.5), int(0.98 * (sample.size - 1) + 0.5))
+    part = np.partition(sample, ranks)
+    return float(part[ranks[0]]), float(part[ranks[1]])
 
 
 def _resize_rgb(rgb: np.ndarray, height: int, width: int) -> np.ndarray:

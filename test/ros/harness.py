@@ -79,7 +79,8 @@ class NodeProcess:
 class Probe:
     """A node in the test process: publishes camera input, records every output by header stamp."""
 
-    def __init__(self, context, name: str, namespace: str = "", compressed: bool = False, extra_subs=()):
+    def __init__(self, context, name: str, namespace: str = "", compressed: bool = False, extra_subs=(),
+                 outputs=OUTPUT_TOPICS):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
@@ -96,8 +97,8 @@ class Probe:
         self.received: dict[str, dict[int, object]] = {t: {} for t in OUTPUT_TOPICS}
         self.diagnostics: list = []
         types = {"depth/camera_info": CameraInfo, "depth/points": PointCloud2}
-        for topic in OUTPUT_TOPICS:
-            self.node.create_subscription(types.get(topic, Image), topic, self._store(topic), 20)
+        self.output_subs = {topic: self.node.create_subscription(types.get(topic, Image), topic, self._store(topic), 20)
+                            for topic in outputs}
         for topic, typ in extra_subs:
             self.received[topic] = {}
             self.node.create_subscription(typ, topic, self._store(topic),

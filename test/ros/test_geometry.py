@@ -82,6 +82,9 @@ def test_mask_invalid():
     expected = np.array([[np.nan, np.nan, 0.1], [np.nan, 5.0, np.nan], [np.nan, 20.0, 3.0]], np.float32)
     np.testing.assert_array_equal(out, expected)
     assert out is not d
+    valid = g.set_invalid_nan(d, 0.1, 20.0)  # in place, returning the mask
+    np.testing.assert_array_equal(d, expected)
+    np.testing.assert_array_equal(valid, np.isfinite(expected).astype(np.uint8) * 255)
 
 
 def _colorize_reference(values, valid, inverse, lo, hi):
@@ -89,8 +92,8 @@ def _colorize_reference(values, valid, inverse, lo, hi):
     norm = np.clip((values - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
     if inverse:
         norm = 1.0 - norm
-    norm = np.where(valid, norm, 0.0)
-    out = cv2.applyColorMap((norm * 255.0 + 0.5).astype(np.uint8), cv2.COLORMAP_TURBO)
+    index = np.where(valid, 1.0 + norm * 254.0 + 0.5, 0.0).astype(np.uint8)  # 1..255 valid, 0 invalid
+    out = cv2.applyColorMap(index, cv2.COLORMAP_TURBO)
     out[~valid] = 0
     return out
 
@@ -107,9 +110,14 @@ def test_colorize_matches_reference(inverse):
         ref = _colorize_reference(d, valid, inverse, lo, hi)
         assert out.dtype == np.uint8 and out.shape == d.shape + (3,)
         assert np.all(out[~valid] == 0)
-        # rounding of the 0..255 index may differ by one step at exact .5 boundaries
+        # rounding of the 1..255 index may differ by one step at exact .5 boundaries
         assert np.mean(np.any(out != ref, axis=-1)) < 0.01
     auto = g.colorize(d, inverse=inverse)  # default range = valid min..max
     np.testing.assert_array_equal(auto, g.colorize(d, inverse=inverse, vmin=float(np.nanmin(d[valid])),
                                                    vmax=float(np.nanmax(d[valid]))))
     assert not g.colorize(np.full((4, 4), np.nan, np.float32)).any()
+    # a uint8 mask (255 = valid) and an output array give the same picture, written in place
+    target = np.full(d.shape + (3,), 7, np.uint8)
+    written = g.colorize(d, valid.astype(np.uint8) * 255, inverse, 1.5, 9.0, out=target)
+    assert written is target
+    np.testing.assert_array_equal(target, g.colorize(d, inverse=inverse, vmin=1.5, vmax=9.0))

@@ -181,4 +181,6 @@ def test_diagnostics(e2e):
     for k in ("input_rate_hz", "output_rate_hz", "latency_p50_ms", "latency_p99_ms", "frames_dropped"):
         assert k in d
     assert int(d["frames_processed"]) == N_FRAMES and int(d["frames_dropped"]) == 0
+    for topic in ("depth/image", "depth/camera_info", "depth/points", "depth/colored", "depth/image_mm"):
+        assert int(d[f"published {topic}"]) == N_FRAMES
     assert 0.0 < float(d["latency_p50_ms"]) <= float(d["latency_p99_ms"]) < 5000.0

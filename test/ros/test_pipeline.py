@@ -148,3 +148,21 @@ def test_compressed_input_and_depth_range_vs_model():
         _pipeline(model_max=1.0, min_depth=2.0)  # the model's range ends below min_depth
     p = _pipeline(model_max=20.0, max_depth=5.0)  # the parameter narrows the model's range
     assert np.nanmax(conv.image_to_numpy(p.process(_frame()[0], CAM).depth)) <= 5.0
+
+
+def test_only_wanted_outputs_are_made_in_reused_memory():
+    p = _pipeline(publish_depth_mm=True)
+    msg, _ = _frame()
+    out = p.process(msg, CAM, wanted=["depth"])
+    assert out.depth is not None and out.camera_info is None and out.points is None and out.colored is None
+    assert out.depth_mm is None
+    address = out.depth.data.buffer_info()[0]
+    del out
+    out = p.process(msg, CAM, wanted=["depth", "points", "colored", "relative"])  # relative: not an output here
+    assert out.depth.data.buffer_info()[0] == address  # the published frame's memory took the next frame
+    assert out.points is not None and out.colored is not None and out.relative is None
+    kept = out
+    again = p.process(msg, CAM)  # None: every enabled output
+    assert again.depth.data.buffer_info()[0] != address  # `kept` still refers to it
+    assert again.depth_mm is not None and again.camera_info is not None
+    np.testing.assert_array_equal(conv.image_to_numpy(kept.depth), conv.image_to_numpy(again.depth))
