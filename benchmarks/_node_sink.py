@@ -11,7 +11,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def _exit_with_parent() -> None:
+    """Linux: die with the benchmark that started this sink, so that a killed benchmark leaves no
+    subscriber behind to load the next run."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> int:
+    _exit_with_parent()
     from depth_anything_ros.ros.env import use_large_data_profile
 
     use_large_data_profile()
