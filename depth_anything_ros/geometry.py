@@ -190,13 +190,6 @@ def set_invalid_nan(depth: np.ndarray, min_depth: float, max_depth: float) -> np
     return valid
 
 
-def mask_invalid(depth: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
-    """A float32 copy of `depth` with NaN wherever it is not finite or outside [min_depth, max_depth]."""
-    out = np.array(depth, dtype=np.float32, copy=True)
-    set_invalid_nan(out, min_depth, max_depth)
-    return out
-
-
 @functools.lru_cache(maxsize=4)
 def _nan_plane(shape: tuple[int, ...]) -> np.ndarray:
     plane = np.full(shape, np.nan, np.float32)

@@ -76,15 +76,14 @@ def test_rgb_packing_and_layout():
     assert g.backproject(d, g.RayCache().get(K, 6, 8), 1, packed).shape == (6, 8, 4)
 
 
-def test_mask_invalid():
+def test_set_invalid_nan():
     d = np.array([[np.nan, 0.05, 0.1], [np.inf, 5.0, 20.0001], [-1.0, 20.0, 3.0]], np.float32)
-    out = g.mask_invalid(d, 0.1, 20.0)
-    expected = np.array([[np.nan, np.nan, 0.1], [np.nan, 5.0, np.nan], [np.nan, 20.0, 3.0]], np.float32)
-    np.testing.assert_array_equal(out, expected)
-    assert out is not d
     valid = g.set_invalid_nan(d, 0.1, 20.0)  # in place, returning the mask
+    expected = np.array([[np.nan, np.nan, 0.1], [np.nan, 5.0, np.nan], [np.nan, 20.0, 3.0]], np.float32)
     np.testing.assert_array_equal(d, expected)
     np.testing.assert_array_equal(valid, np.isfinite(expected).astype(np.uint8) * 255)
+    ok = np.full((2, 3), 4.0, np.float32)  # all valid: unchanged
+    assert g.set_invalid_nan(ok, 0.1, 20.0).all() and (ok == 4.0).all()
 
 
 def _colorize_reference(values, valid, inverse, lo, hi):
