@@ -67,7 +67,6 @@ def _feed(node, msg, frames: int, rate: float) -> list[float]:
 
 def _machine() -> str:
     import cv2
-    import rclpy  # noqa: F401 - version below
     import torch
     from importlib.metadata import version
 
@@ -94,7 +93,6 @@ def main(argv=None) -> int:
     isolate_this_process()
     import rclpy
 
-    from depth_anything_ros.geometry import scale_intrinsics
     from depth_anything_ros.inference.preprocess import resize_output
     from depth_anything_ros.ros import conversions as conv
 
@@ -156,7 +154,7 @@ def main(argv=None) -> int:
 
     # per-stage breakdown on one frame's data (warm), no DDS except the publish row
     pipe = core.pipeline
-    Ko = scale_intrinsics(K, (h, w), (h, w))
+    Ko = np.asarray(K, np.float64)  # output size = input size: K as given
     depth = pipe.infer(rgb, (h, w))
     valid = pipe.to_depth(depth)
     colored, points = pipe.preview(depth, valid), pipe.cloud(depth, rgb, Ko)
