@@ -4,6 +4,9 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "depth_anything_ros"
+# The repository's training/ folder is installed under a name of its own, so that a wheel never puts a
+# top-level package called `training` into site-packages (a name any other project may use).
+TRAIN_PACKAGE = "depth_anything_ros_train"
 
 EXTRAS = {
     # PyTorch engine, `predict`, export (torch itself is pinned in constraints.txt: 2.13.0).
@@ -43,8 +46,10 @@ setup(
     description="Depth Anything as a ROS 2 depth sensor, with its training pipeline.",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "training", "training.*"]),
-    package_data={"training": ["configs/*.yaml"]},
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*"])
+    + [TRAIN_PACKAGE] + [f"{TRAIN_PACKAGE}.{p}" for p in find_packages("training")],
+    package_dir={TRAIN_PACKAGE: "training"},
+    package_data={TRAIN_PACKAGE: ["configs/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -58,7 +63,7 @@ setup(
         "console_scripts": [
             "depth-anything-ros = depth_anything_ros.cli:main",
             # training stages: train-teacher, pseudo-label, train-student, finetune-metric, evaluate, export
-            "depth-anything-train = training.cli:main",
+            f"depth-anything-train = {TRAIN_PACKAGE}.cli:main",
             # `ros2 run depth_anything_ros depth_anything_node` on a ROS 2 install
             "depth_anything_node = depth_anything_ros.ros.main:main",
         ],

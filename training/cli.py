@@ -20,13 +20,13 @@ import sys
 
 
 def _stages():
-    from training.stages.ablation import ablation
-    from training.stages.common import render_data
-    from training.stages.evaluate_export import evaluate_stage, export_stage
-    from training.stages.finetune_metric import finetune_metric
-    from training.stages.pseudo_label import pseudo_label
-    from training.stages.train_student import train_student
-    from training.stages.train_teacher import train_teacher
+    from .stages.ablation import ablation
+    from .stages.common import render_data
+    from .stages.evaluate_export import evaluate_stage, export_stage
+    from .stages.finetune_metric import finetune_metric
+    from .stages.pseudo_label import pseudo_label
+    from .stages.train_student import train_student
+    from .stages.train_teacher import train_teacher
 
     return {
         "render-data": render_data, "train-teacher": train_teacher, "pseudo-label": pseudo_label,
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
-    from training.engine import load_config
+    from .engine import load_config
 
     cfg = load_config(args.config, args.overrides)
     import torch

@@ -31,21 +31,17 @@ def register(subparsers) -> None:
 
 
 def _dataset_help() -> str:
-    try:
-        from training.data.readers import DATASET_SPECS
-    except ImportError:  # the training package is not installed with the ROS node
-        return "dataset specs: see docs/data.md"
+    from ..data.readers import DATASET_SPECS
+
     return DATASET_SPECS
 
 
 def run(args) -> int:
-    from depth_anything_ros.cli import CLIError
+    from . import CLIError
 
-    try:
-        from training.data.readers import open_dataset
-        from training.evaluate import evaluate, format_table
-    except ImportError as exc:
-        raise CLIError(f"evaluation needs the repository's training package on PYTHONPATH ({exc})") from exc
+    from ..data.readers import open_dataset
+    from ..evaluation.evaluate import evaluate, format_table
+
     try:
         dataset = open_dataset(args.dataset)
     except (ValueError, FileNotFoundError, OSError, KeyError) as exc:

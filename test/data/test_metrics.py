@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import (align_scale_shift_disparity, compute_metrics, disparity_to_depth, eval_mask,
+from depth_anything_ros.evaluation.metrics import (align_scale_shift_disparity, compute_metrics, disparity_to_depth, eval_mask,
                               metric_depth_metrics, relative_metrics)
 
 P4 = np.array([[8, 3, 5, 4], [8, 3, 2, 1], [3, 1, 2, 4], [1, 8, 9, 1]], np.float64)
@@ -87,7 +87,7 @@ def test_variant_z_clamps_and_metric_clamps():
 
 
 def test_middlebury_constant_median_baseline():
-    from training.data.readers import MiddleburyMotorcycle
+    from depth_anything_ros.data.readers import MiddleburyMotorcycle
 
     ds = MiddleburyMotorcycle()
     s = ds[0]

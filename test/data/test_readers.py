@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from training.data.readers import (KITTIEigen, NYUv2Labeled, RGBDFolder, eigen_crop_nyu, garg_crop,
+from depth_anything_ros.data.readers import (KITTIEigen, NYUv2Labeled, RGBDFolder, eigen_crop_nyu, garg_crop,
                                    open_dataset)
 
 RNG = np.random.default_rng(0)
@@ -174,7 +174,7 @@ def _write_bag(path, lidar: bool):
 
 
 def test_rosbag_aligned_depth(tmp_path):
-    from training.data.readers import RosbagRGBD
+    from depth_anything_ros.data.readers import RosbagRGBD
 
     frames, K = _write_bag(tmp_path / "bag", lidar=False)
     ds = RosbagRGBD(tmp_path / "bag")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from training import data_cli
-from training.data import shards
-from training.data.readers import SealedDepth, SyntheticShards, open_dataset
+from depth_anything_ros.data import shards
+from depth_anything_ros.data.readers import SealedDepth, SyntheticShards, open_dataset
 from training.data.synthetic import render_frames
-from training.evaluate import evaluate, format_table
+from depth_anything_ros.evaluation.evaluate import evaluate, format_table
 
 
 def test_depth_png_encoding_round_trip():
@@ -75,7 +75,7 @@ def test_unlabeled_shard_is_sealed(tmp_path):
 
 
 def test_evaluate_relative_and_metric(tmp_path):
-    from training.data.readers import MiddleburyMotorcycle
+    from depth_anything_ros.data.readers import MiddleburyMotorcycle
 
     ds = MiddleburyMotorcycle()
     gt = ds[0].depth

@@ -1,4 +1,2 @@
-"""Data: the RGB-D sample type, the synthetic engine, shards and dataset readers."""
-from training.data.sample import RGBDSample
-
-__all__ = ["RGBDSample"]
+"""The synthetic RGB-D engine. The sample type, the shard format and the dataset readers are torch-free and
+live in the runtime package (`depth_anything_ros.data`), so that `eval` and calibration work without training."""

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import copy
 
-from training.engine import summary_table, write_json
-from training.stages.common import run_dir
-from training.stages.train_student import train_student
+from ..engine import summary_table, write_json
+from .common import run_dir
+from .train_student import train_student
 
 ROWS = {
     "labeled_only": {"use_unlabeled": False},

@@ -14,10 +14,10 @@ import time
 import torch
 
 from depth_anything_ros.model import build_model
-from training.augment import apply_cutmix, cutmix_boxes, strong_color
-from training.engine import param_groups
-from training.losses import affine_invariant_loss, cutmix_affine_invariant_loss, feature_alignment_loss
-from training.stages.common import final_tokens, normalize
+from ..augment import apply_cutmix, cutmix_boxes, strong_color
+from ..engine import param_groups
+from ..losses import affine_invariant_loss, cutmix_affine_invariant_loss, feature_alignment_loss
+from .common import final_tokens, normalize
 
 
 def bench(encoder: str, size: int, n_l: int, n_u: int, steps: int, warmup: int, device: str, amp: bool) -> float:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from depth_anything_ros.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from depth_anything_ros.model import build_model
-from training.data.readers.synthetic import SyntheticShards
+from depth_anything_ros.data.readers.synthetic import SyntheticShards
 
 # ---------------------------------------------------------------------------------------------- paths
 
@@ -34,7 +34,7 @@ def stage_dir(cfg: dict, stage: str) -> Path:
 
 def render_data(cfg: dict, domains=("labeled", "unlabeled", "eval"), progress: bool | None = None) -> dict:
     """Render the synthetic shards the config names, once (resumable: complete frames are skipped)."""
-    from training.data_cli import write_shard
+    from ..data_cli import write_shard
 
     h, w = cfg["data"]["size"]
     progress = cfg.get("progress", True) if progress is None else progress
@@ -255,8 +255,8 @@ def predict_np(model, rgb: np.ndarray, size: tuple[int, int] | None = None) -> n
 
 def evaluate_model(model, dataset, kind: str, size=None, min_depth=None, max_depth=None, limit=None,
                    name=None, output_dir=None) -> dict:
-    """`training.evaluate.evaluate` on a torch model (eval mode during the call)."""
-    from training.evaluate import evaluate
+    """`depth_anything_ros.evaluation.evaluate.evaluate` on a torch model (eval mode during the call)."""
+    from depth_anything_ros.evaluation.evaluate import evaluate
 
     was = model.training
     model.eval()

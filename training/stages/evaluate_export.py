@@ -16,10 +16,10 @@ import shutil
 from pathlib import Path
 
 from depth_anything_ros.model.checkpoint import load_checkpoint
-from training.data.readers.synthetic import SyntheticShards
-from training.engine import summary_table, write_json
-from training.stages.common import Subset, data_dir, evaluate_model, filter_ids, stage_dir
-from training.stages.report import _m, eval_relative_summary
+from depth_anything_ros.data.readers.synthetic import SyntheticShards
+from ..engine import summary_table, write_json
+from .common import Subset, data_dir, evaluate_model, filter_ids, stage_dir
+from .report import _m, eval_relative_summary
 
 
 def evaluate_stage(cfg: dict) -> dict:
@@ -43,7 +43,7 @@ def evaluate_stage(cfg: dict) -> dict:
                    eval_rmse=_m(r, "rmse"), eval_aligned_abs_rel=_m(rz, "abs_rel"),
                    eval_aligned_d1=_m(rz, "d1"))
         if e.get("middlebury", True):
-            from training.data.readers.middlebury import MiddleburyMotorcycle
+            from depth_anything_ros.data.readers.middlebury import MiddleburyMotorcycle
 
             mb = MiddleburyMotorcycle()
             r = evaluate_model(model, mb, "metric", size, name="middlebury", output_dir=out / "middlebury")
@@ -60,7 +60,7 @@ def _median_ratio(model, dataset, size) -> float:
     """median(gt / pred) on the valid pixels of the first sample: how far off the metric scale is."""
     import numpy as np
 
-    from training.stages.common import predict_np
+    from .common import predict_np
 
     s = dataset[0]
     was = model.training

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from depth_anything_ros.model.checkpoint import ModelMeta, read_state_dict, save_checkpoint
-from training.engine import seed_everything, setup_distributed, summary_table, unwrap, write_json
-from training.losses import silog_loss
-from training.stages.common import LabeledCrops, batches, data_dir, new_model, normalize, stage_dir
-from training.stages.loop import TrainLoop, start_training
+from ..engine import seed_everything, setup_distributed, summary_table, unwrap, write_json
+from ..losses import silog_loss
+from .common import LabeledCrops, batches, data_dir, new_model, normalize, stage_dir
+from .loop import TrainLoop, start_training
 
 
 def init_encoder_from(model, path: str | Path) -> int:
@@ -34,8 +34,8 @@ def init_encoder_from(model, path: str | Path) -> int:
 
 def training_focal(cfg: dict, kind: str | None) -> float:
     """Median fx (pixels) of the labeled training frames used: the per-pixel focal the model learned."""
-    from training.stages.common import filter_ids
-    from training.data.readers.synthetic import SyntheticShards
+    from .common import filter_ids
+    from depth_anything_ros.data.readers.synthetic import SyntheticShards
 
     shards = SyntheticShards(data_dir(cfg, "labeled"))
     ids = filter_ids(shards, kind)[:200]

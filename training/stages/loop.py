@@ -18,9 +18,9 @@ import torch
 from tqdm import tqdm
 
 from depth_anything_ros.model.checkpoint import ModelMeta, save_checkpoint
-from training.engine import (Budget, Logger, Timer, cleanup_distributed, finite_or_raise, load_train_state,
+from ..engine import (Budget, Logger, Timer, cleanup_distributed, finite_or_raise, load_train_state,
                              lr_factor, make_optimizer, save_train_state, set_lr, summary_table, unwrap, write_json)
-from training.stages.common import ddp_wrap
+from .common import ddp_wrap
 
 
 def start_training(model, c: dict, d, out, stage: str):
@@ -105,7 +105,7 @@ class TrainLoop:
 def finish_relative(loop: TrainLoop, cfg: dict, row: dict, provenance: str) -> dict:
     """End of a relative stage: rank 0 saves `model.safetensors` (our format), evaluates it and writes
     `summary.json`; every rank then closes the loop. Returns the summary row."""
-    from training.stages.report import eval_relative_summary
+    from .report import eval_relative_summary
 
     if loop.d.main:
         model = unwrap(loop.model)

@@ -16,10 +16,10 @@ import numpy as np
 from tqdm import tqdm
 
 from depth_anything_ros.model.checkpoint import load_checkpoint
-from training.data.readers.synthetic import SyntheticShards
-from training.engine import Timer, cleanup_distributed, setup_distributed, summary_table, write_json
-from training.stages.common import data_dir, evaluate_model, predict_batch, run_dir, stage_dir
-from training.stages.report import SealedUnlabeled, _m
+from depth_anything_ros.data.readers.synthetic import SyntheticShards
+from ..engine import Timer, cleanup_distributed, setup_distributed, summary_table, write_json
+from .common import data_dir, evaluate_model, predict_batch, run_dir, stage_dir
+from .report import SealedUnlabeled, _m
 
 
 def pseudo_dir(cfg: dict) -> Path:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data.readers.synthetic import SealedDepth, SyntheticShards
-from training.stages.common import Subset, data_dir, evaluate_model
+from depth_anything_ros.data.readers.synthetic import SealedDepth, SyntheticShards
+from .common import Subset, data_dir, evaluate_model
 
 
 class SealedUnlabeled:

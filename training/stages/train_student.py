@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import torch
 
-from training.augment import apply_cutmix, cutmix_boxes, strong_color
-from training.engine import seed_everything, setup_distributed
-from training.losses import (affine_invariant_loss, cutmix_affine_invariant_loss, depth_to_disparity_target,
+from ..augment import apply_cutmix, cutmix_boxes, strong_color
+from ..engine import seed_everything, setup_distributed
+from ..losses import (affine_invariant_loss, cutmix_affine_invariant_loss, depth_to_disparity_target,
                              feature_alignment_loss)
-from training.stages.common import (LabeledCrops, UnlabeledCrops, batches, data_dir, final_tokens, frozen_encoder,
+from .common import (LabeledCrops, UnlabeledCrops, batches, data_dir, final_tokens, frozen_encoder,
                                     new_model, normalize, stage_dir)
-from training.stages.loop import TrainLoop, finish_relative, start_training
-from training.stages.pseudo_label import pseudo_dir
+from .loop import TrainLoop, finish_relative, start_training
+from .pseudo_label import pseudo_dir
 
 
 def train_student(cfg: dict, stage: str = "student") -> dict:

@@ -9,10 +9,10 @@ groups, linear lr decay. Resumes from `<run_dir>/teacher/last.pt`; the final wei
 """
 from __future__ import annotations
 
-from training.engine import seed_everything, setup_distributed
-from training.losses import affine_invariant_loss, depth_to_disparity_target
-from training.stages.common import LabeledCrops, batches, data_dir, new_model, normalize, stage_dir
-from training.stages.loop import TrainLoop, finish_relative, start_training
+from ..engine import seed_everything, setup_distributed
+from ..losses import affine_invariant_loss, depth_to_disparity_target
+from .common import LabeledCrops, batches, data_dir, new_model, normalize, stage_dir
+from .loop import TrainLoop, finish_relative, start_training
 
 
 def train_teacher(cfg: dict) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.data.synthetic.stream import make_renderer, render_views
+from .stream import make_renderer, render_views
 
 
 def colorize_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:

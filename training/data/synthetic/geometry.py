@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data.synthetic.frame import EPS_T
+from .frame import EPS_T
 
 TYPES = {"box": 0, "ellipsoid": 1, "cylinder": 2}
 

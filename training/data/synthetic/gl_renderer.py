@@ -13,10 +13,10 @@ import os
 
 import numpy as np
 
-from training.data.synthetic.frame import FAR, NEAR, Frame, camera_arrays
-from training.data.synthetic.geometry import TYPES
-from training.data.synthetic.ray_renderer import PROXY_PAD, PROXY_SCALE
-from training.data.synthetic.textures import texture_pool
+from .frame import FAR, NEAR, Frame, camera_arrays
+from .geometry import TYPES
+from .ray_renderer import PROXY_PAD, PROXY_SCALE
+from .textures import texture_pool
 
 _VS = """
 #version 450

@@ -5,9 +5,9 @@ import functools
 
 import numpy as np
 
-from training.data.synthetic import geometry
-from training.data.synthetic.frame import NEAR, Frame, camera_arrays, camera_rays
-from training.data.synthetic.textures import texture_pool
+from . import geometry
+from .frame import NEAR, Frame, camera_arrays, camera_rays
+from .textures import texture_pool
 
 PROXY_SCALE, PROXY_PAD = 1.02, 0.02  # the GL proxy box around a primitive; also bounds the ray-cast rectangle
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from training.data.synthetic.textures import PER_KIND, layer
+from .textures import PER_KIND, layer
 
 GENERATOR_VERSION = "synth-1.0"
 DOMAIN_CODES = {"labeled": 101, "unlabeled": 202, "eval": 303}

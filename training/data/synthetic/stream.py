@@ -7,15 +7,15 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from training.data.sample import RGBDSample
-from training.data.synthetic.frame import Frame
-from training.data.synthetic.scene import DOMAIN_CODES, GENERATOR_VERSION, SceneSampler
+from depth_anything_ros.data.sample import RGBDSample
+from .frame import Frame
+from .scene import DOMAIN_CODES, GENERATOR_VERSION, SceneSampler
 
 
 def make_renderer(name: str = "auto"):
     """"gl" (moderngl/EGL), "ray" (numpy) or "auto" (GL when an EGL context can be made, else ray)."""
-    from training.data.synthetic.gl_renderer import GLRenderer, egl_available
-    from training.data.synthetic.ray_renderer import RayRenderer
+    from .gl_renderer import GLRenderer, egl_available
+    from .ray_renderer import RayRenderer
 
     if name == "ray":
         return RayRenderer()

@@ -15,7 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from training.metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask,
+from .metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask,
                               mean_metrics, metric_depth_metrics, relative_metrics)
 
 PredictFn = Callable[[np.ndarray], np.ndarray]

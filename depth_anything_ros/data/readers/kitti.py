@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import shards
-from training.data.readers.base import DepthDataset, garg_crop
-from training.data.sample import RGBDSample
+from .. import shards
+from .base import DepthDataset, garg_crop
+from ..sample import RGBDSample
 
 KB_H, KB_W = 352, 1216
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import shards
-from training.data.readers.base import DepthDataset
-from training.data.sample import RGBDSample
+from .. import shards
+from .base import DepthDataset
+from ..sample import RGBDSample
 
 
 class SyntheticShards(DepthDataset):

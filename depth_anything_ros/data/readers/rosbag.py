@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.data.readers.base import DepthDataset
-from training.data.sample import RGBDSample
+from .base import DepthDataset
+from ..sample import RGBDSample
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"

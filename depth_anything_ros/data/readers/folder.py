@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import shards
-from training.data.readers.base import DepthDataset
-from training.data.sample import RGBDSample
+from .. import shards
+from .base import DepthDataset
+from ..sample import RGBDSample
 
 RGB_EXTS = (".png", ".jpg", ".jpeg")
 

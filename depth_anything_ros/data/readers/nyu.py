@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data.readers.base import DepthDataset, eigen_crop_nyu
-from training.data.sample import RGBDSample
+from .base import DepthDataset, eigen_crop_nyu
+from ..sample import RGBDSample
 
 # RGB intrinsics from the NYU toolbox (camera_params.m); Bouguet convention = pixel centres at integers
 NYU_K = np.array([[518.8579, 0.0, 325.5824], [0.0, 519.4696, 253.7362], [0.0, 0.0, 1.0]])

@@ -5,7 +5,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from training.data.sample import RGBDSample
+from ..sample import RGBDSample
 
 
 def eigen_crop_nyu(h: int, w: int) -> np.ndarray:

@@ -2,12 +2,12 @@
 eval_crop attributes. `open_dataset(spec)` builds one from a command-line spec."""
 from __future__ import annotations
 
-from training.data.readers.base import DepthDataset, eigen_crop_kitti, eigen_crop_nyu, garg_crop
-from training.data.readers.folder import RGBDFolder
-from training.data.readers.kitti import KITTIEigen
-from training.data.readers.middlebury import MiddleburyMotorcycle
-from training.data.readers.nyu import NYUv2Labeled
-from training.data.readers.synthetic import SealedDepth, SyntheticShards
+from .base import DepthDataset, eigen_crop_kitti, eigen_crop_nyu, garg_crop
+from .folder import RGBDFolder
+from .kitti import KITTIEigen
+from .middlebury import MiddleburyMotorcycle
+from .nyu import NYUv2Labeled
+from .synthetic import SealedDepth, SyntheticShards
 
 __all__ = [
     "DepthDataset", "KITTIEigen", "MiddleburyMotorcycle", "NYUv2Labeled", "RGBDFolder", "RosbagRGBD",
@@ -26,7 +26,7 @@ DATASET_SPECS = """dataset specs (NAME[:PATH][,key=value...]):
 
 def __getattr__(name):  # rosbags is imported only when the rosbag reader is used
     if name == "RosbagRGBD":
-        from training.data.readers.rosbag import RosbagRGBD
+        from .rosbag import RosbagRGBD
 
         return RosbagRGBD
     raise AttributeError(name)
@@ -63,7 +63,7 @@ def open_dataset(spec: str) -> DepthDataset:
     if name == "folder":
         return RGBDFolder(path)
     if name == "rosbag":
-        from training.data.readers.rosbag import RosbagRGBD
+        from .rosbag import RosbagRGBD
 
         return RosbagRGBD(path, rgb_topic=kv.get("rgb"), depth_topic=kv.get("depth"), lidar_topic=kv.get("lidar"),
                           info_topic=kv.get("info"), tolerance=float(kv.get("tolerance", 0.02)))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data.readers.base import DepthDataset
-from training.data.sample import RGBDSample
+from .base import DepthDataset
+from ..sample import RGBDSample
 
 # calibration of the x4-downsampled pair, from skimage.data.stereo_motorcycle's docstring
 FOCAL_PX = 994.978

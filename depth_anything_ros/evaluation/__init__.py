@@ -1,0 +1,1 @@
+"""Torch-free depth metrics and the evaluation protocol (zero-shot relative and direct metric)."""
