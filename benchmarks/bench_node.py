@@ -163,7 +163,10 @@ def main(argv=None) -> int:
     stages = {
         "decode rgb8 Image": _time(lambda: pipe.decode(msg), 200),
         "preprocess (resize to network, normalise)": _time(lambda: est.preprocessor(rgb), 200),
-        "output resize to 640x480 (into the message)": _time(lambda: resize_output(raw_out[0], h, w, out=depth), 200),
+        "output resize to 640x480 (into the message), V2 rule: align_corners=True":
+            _time(lambda: resize_output(raw_out[0], h, w, "v2", out=depth), 200),
+        "output resize to 640x480 (into the message), V1 rule (cv2 bilinear; the earlier rule for all)":
+            _time(lambda: resize_output(raw_out[0], h, w, "v1", out=depth), 200),
         "NaN masking (min/max depth, in place)": _time(lambda: pipe.to_depth(depth), 200),
         "preview colormap (into the message)": _time(lambda: pipe.preview(depth, valid), 200),
         "point cloud xyz+rgb (cached rays, into the message)": _time(lambda: pipe.cloud(depth, rgb, Ko), 200),

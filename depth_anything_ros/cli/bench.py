@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..inference.engines import ENGINE_NAMES
 from . import CLIError
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("bench", help="latency and memory of an engine",
                                    description="Warm up, then time an engine over N frames at each size.")
-    parser.add_argument("--engine", choices=("torch", "onnxruntime", "tensorrt"), default="torch")
+    parser.add_argument("--engine", choices=ENGINE_NAMES, default="torch")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", type=Path, help="torch: any supported checkpoint")
     src.add_argument("--onnx", type=Path, help="onnxruntime / tensorrt: an exported ONNX file")
@@ -47,13 +48,10 @@ def register(subparsers) -> None:
 
 def parse_sizes(text: str) -> list[tuple[int, int]]:
     """'308x308,518x392' -> [(308, 308), (518, 392)]; CLIError on anything else."""
-    from ..inference.preprocess import parse_size
+    from ..depth_io import parse_sizes as _parse_sizes
 
-    parts = [s.strip() for s in text.split(",") if s.strip()]
-    if not parts:
-        raise CLIError(f"--sizes {text!r}: give sizes like 308x308,518x392")
     try:
-        return [parse_size(s) for s in parts]
+        return _parse_sizes(text)
     except ValueError as exc:
         raise CLIError(f"--sizes: {exc}") from None
 
@@ -182,56 +180,42 @@ def gpu_time_torch(engine, batch: np.ndarray, frames: int) -> dict:
 
 
 def make_engine(args: argparse.Namespace, sizes: list[tuple[int, int]]):
-    """The engine asked for, with clear errors for combinations that cannot run."""
+    """The engine asked for (opened by `open_model`, like every entry point), with clear errors for
+    combinations that cannot run."""
+    from ..inference import open_model
+    from ..model.checkpoint import CheckpointError
+
+    if args.engine != "torch" and (args.cuda_graphs or args.compile):
+        raise CLIError("--cuda-graphs / --compile apply to --engine torch")
+    size = None
     if args.engine == "torch":
         if args.checkpoint is None:
             raise CLIError("--engine torch needs --checkpoint")
-        if not args.checkpoint.exists():
-            raise CLIError(f"{args.checkpoint}: no such checkpoint")
         if args.precision == "int8":
             raise CLIError("--engine torch runs fp32 or fp16")
-        import torch
-
-        from ..inference.engines.torch_engine import TorchEngine
-        from ..model.checkpoint import CheckpointError
-
         if args.threads:
+            import torch
+
             torch.set_num_threads(args.threads)
-        try:
-            return TorchEngine.from_checkpoint(args.checkpoint, encoder=args.encoder, version=args.version,
-                                               kind=args.kind, max_depth=args.max_depth, device=args.device,
-                                               precision=args.precision, cuda_graphs=args.cuda_graphs,
-                                               compile=args.compile)
-        except (CheckpointError, RuntimeError, ValueError) as exc:
-            raise CLIError(str(exc).splitlines()[0]) from None
-    if args.cuda_graphs or args.compile:
-        raise CLIError("--cuda-graphs / --compile apply to --engine torch")
-    if args.engine == "onnxruntime":
+        path, options = args.checkpoint, dict(
+            encoder=args.encoder, version=args.version, kind=args.kind, max_depth=args.max_depth, device=args.device,
+            precision=args.precision, cuda_graphs=args.cuda_graphs, compile=args.compile)
+    elif args.engine == "onnxruntime":
         if args.onnx is None:
             raise CLIError("--engine onnxruntime needs --onnx")
-        if not args.onnx.is_file():
-            raise CLIError(f"{args.onnx}: no such ONNX file")
         if args.precision != "fp32":
             raise CLIError("--engine onnxruntime runs the ONNX file as exported (fp32)")
-        from ..inference.engines.onnxruntime_engine import OnnxRuntimeEngine
-
-        try:
-            engine = OnnxRuntimeEngine(args.onnx, threads=args.threads, device=args.device)
-        except (RuntimeError, ValueError) as exc:
-            raise CLIError(str(exc).splitlines()[0]) from None
-        _check_static(engine, sizes, args.onnx)
-        return engine
-    path = args.plan or args.onnx
-    if path is None:
-        raise CLIError("--engine tensorrt needs --plan or --onnx")
-    if not path.is_file():
-        raise CLIError(f"{path}: no such file")
-    from ..inference.engines.tensorrt_engine import TensorRTEngine
-
-    try:
+        path, options = args.onnx, dict(threads=args.threads, device=args.device)
+    else:
+        path = args.plan or args.onnx
+        if path is None:
+            raise CLIError("--engine tensorrt needs --plan or --onnx")
         # an .onnx is built (or taken from the cache) for the first size; a .plan carries its own precision
-        engine = TensorRTEngine.from_path(path, precision=args.precision, input_size=sizes[0] if args.onnx else None)
-    except (RuntimeError, ValueError) as exc:
+        options = dict(precision=args.precision)
+        size = sizes[0] if args.onnx else None
+    try:
+        engine = open_model(path, args.engine, size, **options).engine
+    except (CheckpointError, OSError, RuntimeError, ValueError) as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
     _check_static(engine, sizes, path)
     return engine

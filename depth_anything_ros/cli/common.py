@@ -36,37 +36,42 @@ def load_model_from_args(args: argparse.Namespace, pos_interp: str = "official")
 
 def read_rgb(path: Path) -> np.ndarray:
     """An image file as RGB uint8 (H, W, 3); CLIError naming the file when it is missing or unreadable."""
-    import cv2
+    from ..depth_io import read_rgb as _read_rgb
 
-    if not path.is_file():
-        raise CLIError(f"{path}: no such file")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise CLIError(f"{path}: not a readable image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    try:
+        return _read_rgb(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+
+
+def parse_size_arg(text: str | None, option: str = "--input-size"):
+    """An optional HxW option (multiples of 14) -> (H, W) or None; CLIError naming the option."""
+    from ..depth_io import parse_size
+
+    if not text:
+        return None
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise CLIError(f"{option}: {exc}") from None
 
 
 def build_estimator(args: argparse.Namespace):
-    """A DepthEstimator from --checkpoint (torch) or --onnx (ONNX Runtime) and --input-size/--device if present."""
-    from ..inference import DepthEstimator
-    from ..inference.preprocess import parse_size
+    """A DepthEstimator (`open_model`) from --checkpoint (torch) or --onnx (ONNX Runtime), with --input-size
+    and --device when the command has them. Same precedence as the node: --input-size > a static file's size >
+    the model's recorded size > the official rule."""
+    from ..inference import open_model
     from ..model.checkpoint import CheckpointError
 
-    try:
-        size = parse_size(args.input_size) if getattr(args, "input_size", None) else None
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+    size = parse_size_arg(getattr(args, "input_size", None))
     onnx = getattr(args, "onnx", None)
     if (args.checkpoint is None) == (onnx is None):
         raise CLIError("give exactly one of --checkpoint or --onnx")
-    model_path = onnx if onnx is not None else args.checkpoint
-    if not Path(model_path).exists():
-        raise CLIError(f"{model_path}: no such file")
+    device = getattr(args, "device", "cpu")
     try:
         if onnx is not None:
-            return DepthEstimator.from_onnx(str(onnx), network_size=size)
-        return DepthEstimator.from_checkpoint(args.checkpoint, encoder=args.encoder, version=args.version,
-                                              kind=args.kind, max_depth=args.max_depth,
-                                              device=getattr(args, "device", "cpu"), network_size=size)
-    except (CheckpointError, ValueError, RuntimeError) as exc:
+            return open_model(onnx, "onnxruntime", size, device=device)
+        return open_model(args.checkpoint, "torch", size, encoder=args.encoder, version=args.version,
+                          kind=args.kind, max_depth=args.max_depth, device=device)
+    except (CheckpointError, OSError, ValueError, RuntimeError) as exc:
         raise CLIError(str(exc).splitlines()[0]) from None

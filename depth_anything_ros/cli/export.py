@@ -45,10 +45,10 @@ def register(subparsers) -> None:
 
 
 def _parse_sizes(text: str) -> list[tuple[int, int]]:
-    from ..inference.preprocess import parse_size
+    from ..depth_io import parse_sizes
 
     try:
-        return [parse_size(s.strip()) for s in text.split(",") if s.strip()]
+        return parse_sizes(text)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 
@@ -70,7 +70,7 @@ def run_onnx(args: argparse.Namespace) -> int:
             images = ex.verification_images()
         except ex.ExportError as exc:
             raise CLIError(str(exc)) from None
-    model, meta = load_model_from_args(args, pos_interp="size")
+    model, meta = load_model_from_args(args)
     start = time.perf_counter()
     kind = "dynamic" if args.dynamic else "static"
     print(f"exporting {meta.encoder} {meta.version} {meta.kind} ({kind}, {args.height}x{args.width}, "
@@ -83,7 +83,7 @@ def run_onnx(args: argparse.Namespace) -> int:
     print(f"exported in {time.perf_counter() - start:.1f} s ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     rtol = ex.RTOL if args.rtol is None else args.rtol
     report = ex.verify_onnx(path, model, images, sizes=sizes, rtol=rtol, progress=True)
-    print("verification: ONNX Runtime vs torch fp32 (size interpolation)")
+    print(f"verification: ONNX Runtime vs torch fp32 ({ex.pos_interp_for(args.dynamic)} positional interpolation)")
     for line in report.lines():
         print("  " + line)
     try:

@@ -2,7 +2,7 @@
 
 Per image, under --output: `<stem>.npy` (float32 model output at the image's resolution: relative
 inverse depth, or metres for metric models), `<stem>.png` (16-bit: millimetres for metric models,
-0 = invalid; for relative models the output min-max scaled to 1..65535) and `<stem>_color.png`
+0 = invalid or beyond 65.535 m, never clipped; for relative models the output min-max scaled to 1..65535) and `<stem>_color.png`
 (turbo colormap, near = warm).
 """
 from __future__ import annotations
@@ -31,23 +31,15 @@ def register(subparsers) -> None:
 
 
 def write_outputs(out_dir: Path, stem: str, pred: np.ndarray, kind: str) -> None:
-    """The three files for one prediction."""
-    import cv2
-
+    """The three files for one prediction (16-bit rule: depth_anything_ros.depth_io)."""
+    from ..depth_io import metres_to_uint16, relative_to_uint16, write_png
     from ..geometry import colorize
 
     np.save(out_dir / f"{stem}.npy", pred.astype(np.float32))
     valid = np.isfinite(pred)
-    if kind == "metric":
-        png16 = np.where(valid, np.clip(np.round(pred * 1000.0), 0, 65535), 0).astype(np.uint16)
-        color = colorize(pred, valid, inverse=True)
-    else:
-        lo, hi = (float(pred[valid].min()), float(pred[valid].max())) if valid.any() else (0.0, 1.0)
-        scaled = 1.0 + (pred - lo) / max(hi - lo, 1e-12) * 65534.0
-        png16 = np.where(valid, np.round(scaled), 0).astype(np.uint16)
-        color = colorize(pred, valid)
-    cv2.imwrite(str(out_dir / f"{stem}.png"), png16)
-    cv2.imwrite(str(out_dir / f"{stem}_color.png"), color)
+    metric = kind == "metric"
+    write_png(out_dir / f"{stem}.png", metres_to_uint16(pred) if metric else relative_to_uint16(pred))
+    write_png(out_dir / f"{stem}_color.png", colorize(pred, valid, inverse=metric)[..., ::-1])
 
 
 def run(args) -> int:

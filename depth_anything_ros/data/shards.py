@@ -16,8 +16,9 @@ import json
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
+
+from ..depth_io import metres_to_uint16, read_rgb, read_uint16, uint16_to_metres, write_png  # noqa: F401 (shard API)
 
 MM_SCALE, KITTI_SCALE = 1000.0, 256.0
 SEALED_DIR = "sealed"
@@ -30,42 +31,11 @@ def choose_depth_scale(depth: np.ndarray, valid: np.ndarray) -> float:
 
 
 def encode_depth(depth: np.ndarray, valid: np.ndarray, scale: float) -> np.ndarray:
-    """Metres -> uint16 PNG values; invalid and out-of-range pixels become 0."""
-    v = np.where(valid & np.isfinite(depth), np.round(depth.astype(np.float64) * scale), 0.0)
-    v[(v < 1) | (v > 65535)] = 0
-    return v.astype(np.uint16)
+    """Metres -> uint16 PNG values (the depth I/O rule: invalid and out-of-range pixels become 0)."""
+    return metres_to_uint16(np.where(valid, depth, np.nan), scale)
 
 
-def decode_depth(png: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """uint16 PNG values -> (depth float32 metres with 0 where invalid, valid bool)."""
-    valid = png > 0
-    return (png.astype(np.float32) / np.float32(scale)) * valid, valid
-
-
-def write_png(path: Path, img: np.ndarray) -> None:
-    """Write an RGB uint8 or uint16 single-channel PNG via a temp file + rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.png")
-    data = img[..., ::-1] if img.ndim == 3 else img
-    if not cv2.imwrite(str(tmp), np.ascontiguousarray(data)):
-        raise OSError(f"could not write {path}")
-    os.replace(tmp, path)
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(path)
-    return np.ascontiguousarray(img[..., ::-1])
-
-
-def read_uint16(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise FileNotFoundError(path)
-    if img.dtype != np.uint16 or img.ndim != 2:
-        raise ValueError(f"{path}: expected a single-channel uint16 PNG, got {img.dtype} {img.shape}")
-    return img
+decode_depth = uint16_to_metres
 
 
 def write_json(path: Path, obj: dict) -> None:

@@ -16,21 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..depth_io import read_rgb
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def list_frames(folder: Path) -> list[Path]:
     """Image files of a frame folder, in name order."""
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    import cv2
-
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"{path}: not a readable image")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             msg.format = "rgb8; jpeg compressed bgr8" if f.suffix.lower() != ".png" else "rgb8; png compressed bgr8"
             msg.data = f.read_bytes()
         else:
-            rgb = load_rgb(f)
+            rgb = read_rgb(f)
             enc = args.encoding
             arr = {"rgb8": rgb, "bgr8": rgb[..., ::-1], "mono8": cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY),
                    "rgba8": cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA), "bgra8": cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)}[enc]

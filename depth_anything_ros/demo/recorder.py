@@ -70,6 +70,7 @@ def save(rec: Recording, out: Path, sheet_rows: int) -> dict:
     """Write every artefact; returns the summary (also written as latency.json)."""
     import cv2
 
+    from ..depth_io import metres_to_uint16, relative_to_uint16
     from ..geometry import colorize, unpack_rgb_float
     from ..ros.conversions import pointcloud2_to_numpy
     from .ply import write_ply
@@ -80,11 +81,7 @@ def save(rec: Recording, out: Path, sheet_rows: int) -> dict:
     for i, s in enumerate(stamps):
         d = rec.depth[s]
         valid = np.isfinite(d)
-        if rec.kind == "metric":
-            png = np.where(valid, np.clip(np.round(d * 1000.0), 1, 65535), 0).astype(np.uint16)
-        else:
-            lo, hi = (float(d[valid].min()), float(d[valid].max())) if valid.any() else (0.0, 1.0)
-            png = np.where(valid, np.round(1 + (d - lo) / max(hi - lo, 1e-12) * 65534), 0).astype(np.uint16)
+        png = metres_to_uint16(d) if rec.kind == "metric" else relative_to_uint16(d)
         cv2.imwrite(str(out / "depth" / f"{i:04d}.png"), png)
         col = rec.colored.get(s)
         if col is None:

@@ -21,10 +21,10 @@ from .metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_dep
 PredictFn = Callable[[np.ndarray], np.ndarray]
 
 
-def _resize(pred: np.ndarray, h: int, w: int) -> np.ndarray:
-    if pred.shape == (h, w):
-        return pred
-    return cv2.resize(pred.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+def _at_gt_size(pred: np.ndarray, h: int, w: int) -> np.ndarray:
+    if pred.shape != (h, w):  # predictors return depth at the image's size (DepthEstimator.predict does)
+        raise ValueError(f"prediction is {pred.shape[0]}x{pred.shape[1]}, ground truth {h}x{w}")
+    return pred
 
 
 def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: float | None = None,
@@ -48,7 +48,7 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
     for i in tqdm(range(n), desc="eval", unit="img", disable=not progress):
         s = dataset[i]
         h, w = s.depth.shape
-        pred = _resize(np.asarray(predict_fn(s.image), np.float32), h, w)
+        pred = _at_gt_size(np.asarray(predict_fn(s.image), np.float32), h, w)
         mask = eval_mask(s.depth, s.valid, lo, hi, crop_fn(h, w) if crop_fn is not None else None)
         try:
             if kind == "relative":

@@ -62,7 +62,7 @@ class Alignment(NamedTuple):
 
 
 def align_scale_shift_disparity(pred_disp: np.ndarray, gt_depth: np.ndarray, valid: np.ndarray) -> Alignment:
-    """Least-squares (s, t) minimising sum over valid pixels of (s * pred + t - 1 / gt)^2 (spec §4, step 5).
+    """Least-squares (s, t) minimising sum over valid pixels of (s * pred + t - 1 / gt)^2 (MiDaS protocol; docs/data.md).
 
     Solved from the 2x2 normal equations in float64. Raises ValueError with fewer than 2 valid pixels or a
     constant prediction (the system is singular).
@@ -84,7 +84,7 @@ def align_scale_shift_disparity(pred_disp: np.ndarray, gt_depth: np.ndarray, val
 
 
 def disparity_to_depth(disp: np.ndarray, min_depth: float, max_depth: float) -> np.ndarray:
-    """Variant Z of spec §4: clamp disparity >= 1/max_depth, invert, clamp depth to [min_depth, max_depth]."""
+    """Variant Z of the zero-shot protocol (docs/data.md): clamp disparity >= 1/max_depth, invert, clamp depth to [min_depth, max_depth]."""
     d = np.maximum(np.asarray(disp, np.float64), 1.0 / max_depth)
     return np.clip(1.0 / d, min_depth, max_depth)
 

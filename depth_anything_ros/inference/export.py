@@ -1,19 +1,24 @@
-"""ONNX export of a DepthAnything network, and its verification against PyTorch (spec §6).
+"""ONNX export of a DepthAnything network, and its verification against PyTorch.
 
 The exported graph takes the ImageNet-normalised batch `image` float32 (B, 3, H, W) and returns the
 raw network output `depth` float32 (B, H, W) at the network size (resizing to the camera is done
-outside). The batch dimension is always dynamic; H and W are fixed ("static", one file per camera
-size, the default) or symbolic multiples of 14 (`dynamic=True`).
+outside, by the official rule of the model's version). The batch dimension is always dynamic; H and W
+are fixed ("static", one file per camera size, the default) or symbolic multiples of 14 (`dynamic=True`).
 
-Why it is built this way:
-- `torch.onnx.export(dynamo=True)` at opset 18 with `dynamic_shapes` H = 14·h, W = 14·w gives a graph
-  that really runs at other sizes (spec §6.3); the model must use the `size` positional interpolation
-  (the `official` one bakes the trace size in) and the head must not `int()` its sizes.
-- opset >= 17 so that LayerNorm is one `LayerNormalization` node (fp16 TensorRT accuracy, spec §6.2).
-- static files get the positional table for their size pre-computed as a constant, so no bicubic
-  `Resize` is left on the weights (simpler for TensorRT, identical numbers).
+Positional table (docs/inference.md):
+- static files freeze the table the official inference computes for their size (`official`
+  interpolation: bicubic with scale_factor (n + 0.1) / 37): a static file equals the checkpoint run by the
+  official code, and no bicubic `Resize` is left on the weights;
+- dynamic files must resize the table inside the graph, which only the `size` interpolation (bicubic to
+  the explicit grid) can do; it differs from the official one away from 518x518 (about 1e-4 of the
+  output on random weights), and the file's metadata says `pos_interp: size`.
 
-Tolerance (fp32 ONNX Runtime vs fp32 PyTorch, same `size` interpolation): for every image and size,
+Why else it is built this way:
+- `torch.onnx.export(dynamo=True)` at opset 18 with `dynamic_shapes` H = 14*h, W = 14*w gives a graph
+  that really runs at other sizes; the head must not `int()` its sizes.
+- opset >= 17 so that LayerNorm is one `LayerNormalization` node (fp16 TensorRT accuracy).
+
+Tolerance (fp32 ONNX Runtime vs fp32 PyTorch with the file's interpolation): for every image and size,
 max |onnx - torch| <= ATOL + RTOL * max |torch|, RTOL = 1e-4, ATOL = 1e-5. Measured errors are ~1e-6
 relative (float summation order only); the bound leaves room for other CPUs and ORT versions while
 still catching any real graph error (a wrong size, a baked shape, a dropped op: errors of 1e-2 and up).
@@ -52,6 +57,11 @@ class ExportError(RuntimeError):
 # ---------------------------------------------------------------------------------------------- metadata
 
 
+def pos_interp_for(dynamic: bool) -> str:
+    """The positional interpolation a file of this kind carries (see the module docstring)."""
+    return "size" if dynamic else "official"
+
+
 def metadata_props(meta: ModelMeta, dynamic: bool) -> dict[str, str]:
     """ONNX `metadata_props` for a model: our JSON block plus flat keys that tools (Netron) show."""
     props = {
@@ -62,6 +72,7 @@ def metadata_props(meta: ModelMeta, dynamic: bool) -> dict[str, str]:
         "max_depth": "" if meta.max_depth is None else repr(float(meta.max_depth)),
         "input_size": "" if meta.input_size is None else f"{meta.input_size[0]}x{meta.input_size[1]}",
         "dynamic_hw": "true" if dynamic else "false",
+        "pos_interp": pos_interp_for(dynamic),
         "license": meta.license,
     }
     return props
@@ -97,17 +108,17 @@ def _check_size(height: int, width: int) -> None:
 
 
 def _prepare(model, height: int, width: int, dynamic: bool):
-    """A copy of `model` in eval mode with `size` interpolation; static: positional table frozen."""
+    """A float32 eval copy of `model` ready for export: dynamic -> `size` interpolation in the graph;
+    static -> the official table for this grid frozen as a constant (equal to what the checkpoint computes)."""
     import torch
 
     model = copy.deepcopy(model).float().eval()
-    model.set_pos_interp("size")
+    model.set_pos_interp(pos_interp_for(dynamic))
     if not dynamic:
         enc = model.pretrained
         with torch.no_grad():
             table = enc.interpolate_pos_encoding(height // PATCH, width // PATCH, torch.float32).detach().clone()
         enc.register_buffer("_frozen_pos_embed", table, persistent=False)
-        # Same numbers as the `size` interpolation at this grid, as a constant instead of a cubic Resize.
         enc.interpolate_pos_encoding = lambda h, w, dtype: enc._frozen_pos_embed.to(dtype)
     return model
 
@@ -124,7 +135,7 @@ def export_onnx(model, meta: ModelMeta, output: str | Path, height: int, width: 
 
     _check_size(height, width)
     if opset < MIN_OPSET:
-        raise ExportError(f"opset {opset} < {MIN_OPSET}: LayerNorm would be decomposed (fp16 TensorRT accuracy, spec §6)")
+        raise ExportError(f"opset {opset} < {MIN_OPSET}: LayerNorm would be decomposed (fp16 TensorRT accuracy)")
     net = _prepare(model, height, width, dynamic)
     # Batch 2 in the example keeps torch.export from specialising the dynamic batch dim to 1.
     example = torch.zeros(2, 3, height, width)
@@ -241,7 +252,8 @@ def onnx_input_size(session) -> tuple[int, int] | None:
 def verify_onnx(onnx_path: str | Path, model, images: Sequence[tuple[str, np.ndarray]],
                 sizes: Iterable[tuple[int, int]] | None = None, rtol: float = RTOL, atol: float = ATOL,
                 providers: Sequence[str] = ("CPUExecutionProvider",), progress: bool = False) -> VerifyReport:
-    """Run `onnx_path` in ONNX Runtime and `model` (fp32, `size` interpolation) on each image at each size.
+    """Run `onnx_path` in ONNX Runtime and `model` (fp32, the file's interpolation: official for static files,
+    size for dynamic ones) on each image at each size.
 
     A static file is checked at its own size (`sizes` must be None or that size); a dynamic file at
     each of `sizes` (default: `default_verify_sizes` of the recorded input size).
@@ -263,7 +275,7 @@ def verify_onnx(onnx_path: str | Path, model, images: Sequence[tuple[str, np.nda
         sizes = default_verify_sizes(*meta.input_size)
     sizes = [tuple(int(v) for v in s) for s in sizes]
     reference = copy.deepcopy(model).float().eval()
-    reference.set_pos_interp("size")
+    reference.set_pos_interp(pos_interp_for(fixed is None))
     report = VerifyReport(str(onnx_path), dynamic=fixed is None)
     jobs = [(name, rgb, size) for size in sizes for name, rgb in images]
     for name, rgb, size in tqdm(jobs, desc="verify", unit="run", disable=None if progress else True, leave=False):

@@ -1,10 +1,13 @@
-"""Image -> network input and network output -> image resolution (spec §1.7). numpy + OpenCV only.
+"""Image -> network input and network output -> image resolution, as the official inference does.
+numpy + OpenCV only (the node runs without torch); the rules and their sources are in docs/inference.md.
 
 The official rule ("lower_bound", keep aspect, multiple of 14, cv2 INTER_CUBIC) scales the image so
 that its shorter side reaches the target (518) and rounds each side to a multiple of 14 with
 round-half-to-even, taking the next multiple up when rounding would fall below the target.
 """
 from __future__ import annotations
+
+import functools
 
 import cv2
 import numpy as np
@@ -27,20 +30,6 @@ def official_network_size(height: int, width: int, target: int = 518, multiple: 
         raise ValueError(f"image size must be positive, got {height}x{width}")
     scale = max(target / height, target / width)  # lower_bound: the larger scale
     return _to_multiple(scale * height, target, multiple), _to_multiple(scale * width, target, multiple)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'518x392' or '518' -> (H, W), both multiples of 14."""
-    parts = text.lower().split("x")
-    try:
-        h, w = (int(parts[0]), int(parts[-1])) if len(parts) <= 2 else (None, None)
-    except ValueError:
-        h = w = None
-    if h is None or h <= 0 or w <= 0:
-        raise ValueError(f"size must look like HxW (e.g. 518x392), got {text!r}")
-    if h % PATCH or w % PATCH:
-        raise ValueError(f"size {h}x{w}: both sides must be multiples of {PATCH}")
-    return h, w
 
 
 class Preprocessor:
@@ -76,12 +65,56 @@ class Preprocessor:
         return batch
 
 
-def resize_output(pred: np.ndarray, height: int, width: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Network output (h, w) -> (height, width), bilinear, float32; written into `out` when given."""
+# How each official inference brings the network output back to the image (bilinear either way):
+# V2 `infer_image` interpolates with align_corners=True, V1 `run.py` with align_corners=False.
+ALIGN_CORNERS = {"v1": False, "v2": True}
+
+
+@functools.lru_cache(maxsize=32)
+def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """align_corners=True sampling of one axis: left index, right index, float32 weight of the right one.
+    Computed in float32 like torch's CPU kernel (scale = (n_in - 1) / (n_out - 1), src = scale * dst)."""
+    scale = np.float32((n_in - 1) / (n_out - 1)) if n_out > 1 else np.float32(0.0)
+    src = scale * np.arange(n_out, dtype=np.float32)
+    left = np.minimum(src.astype(np.intp), n_in - 1)
+    right = np.minimum(left + 1, n_in - 1)
+    return left, right, (src - left.astype(np.float32)).astype(np.float32)
+
+
+def _resize_align_corners(pred: np.ndarray, height: int, width: int, out: np.ndarray) -> np.ndarray:
+    """Separable bilinear with align_corners=True, written into `out`.
+
+    By hand because OpenCV has no align-corners mode: cv2.resize samples at half-pixel centres, and
+    cv2.remap / warpAffine quantise coordinates to 1/32 pixel (errors far above float precision)."""
+    h, w = pred.shape
+    x0, x1, fx = _axis(w, width)
+    y0, y1, fy = _axis(h, height)
+    cols = np.take(pred, x0, axis=1)  # (h, width): interpolate along x first
+    right = np.take(pred, x1, axis=1)
+    right -= cols
+    right *= fx
+    cols += right
+    np.take(cols, y0, axis=0, out=out)
+    below = np.take(cols, y1, axis=0)
+    below -= out
+    below *= fy[:, None]
+    out += below
+    return out
+
+
+def resize_output(pred: np.ndarray, height: int, width: int, version: str,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Network output (h, w) -> (height, width), float32, by the official inference rule of `version`
+    (see ALIGN_CORNERS); written into `out` when given (e.g. the memory of the message that carries it)."""
+    if version not in ALIGN_CORNERS:
+        raise ValueError(f"version must be one of {', '.join(ALIGN_CORNERS)}, got {version!r}")
     pred = np.asarray(pred, dtype=np.float32)
+    if out is None:
+        out = np.empty((height, width), np.float32)
     if pred.shape == (height, width):
-        if out is None:
-            return pred
         np.copyto(out, pred)
         return out
+    if ALIGN_CORNERS[version]:
+        return _resize_align_corners(pred, height, width, out)
+    # cv2's bilinear is exactly align_corners=False (half-pixel centres, no antialias), and 8x faster.
     return cv2.resize(pred, (width, height), dst=out, interpolation=cv2.INTER_LINEAR)

@@ -1,4 +1,4 @@
-"""Reading and writing checkpoints in every format we meet (spec §2; DESIGN §2).
+"""Reading and writing checkpoints in every format we meet (docs/inference.md, "Checkpoint keys").
 
 Formats, auto-detected:
 - "ours": safetensors with our JSON metadata block (preset, version, kind, max_depth, ...);

@@ -1,4 +1,4 @@
-"""DINOv2 ViT/14 encoder, key-compatible with the official `pretrained.*` weights (spec §1.2, §1.4)."""
+"""DINOv2 ViT/14 encoder, key-compatible with the official `pretrained.*` weights (docs/inference.md)."""
 from __future__ import annotations
 
 import torch
@@ -50,7 +50,7 @@ class DinoVisionTransformer(nn.Module):
         cls_pos, patch_pos = table[:, :1], table[:, 1:]
         patch_pos = patch_pos.reshape(1, side, side, -1).permute(0, 3, 1, 2)
         if self.pos_interp == "official":
-            # scale_factor semantics: the grid is stretched by side/(n+0.1), not side/n (spec §1.4).
+            # scale_factor semantics: the grid is stretched by side/(n+0.1), not side/n; docs/inference.md.
             scale = ((h + 0.1) / side, (w + 0.1) / side)
             patch_pos = F.interpolate(patch_pos, scale_factor=scale, mode="bicubic", antialias=False)
         else:

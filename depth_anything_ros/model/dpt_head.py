@@ -1,4 +1,4 @@
-"""DPT head: reassemble four token maps, fuse them top-down, regress one depth channel (spec §1.6).
+"""DPT head: reassemble four token maps, fuse them top-down, regress one depth channel (docs/inference.md).
 
 Key-compatible with the official `depth_head.*` weights. Layout, in forward order:
 projects (1×1) -> resize_layers (×4, ×2, ×1, ×½) -> scratch.layerN_rn (3×3, no bias)

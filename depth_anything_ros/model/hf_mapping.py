@@ -1,4 +1,4 @@
-"""Key mapping between official Depth Anything state dicts and HuggingFace transformers ones (spec §2.3).
+"""Key mapping between official Depth Anything state dicts and HuggingFace transformers ones (docs/inference.md, "Checkpoint keys").
 
 Official names are our in-memory names. transformers stores DINOv2 attention under legacy names on
 disk (`attention.attention.query` ...) and under `attention.q_proj` ... in memory (v5); both are read.

@@ -1,4 +1,4 @@
-"""Encoder/head sizes of the official presets (spec §1.2, §1.5, §1.6) and our small CPU preset."""
+"""Encoder/head sizes of the official presets (docs/inference.md) and our small CPU preset."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -76,7 +76,7 @@ class DepthNodeCore:
 
     def configure(self) -> None:
         """Validate parameters, load the model and create the publishers (ParameterError on bad values)."""
-        from ..inference import DepthEstimator
+        from ..inference import engine_for_path, open_model
 
         cfg = self.read_config()
         self.throttle.period = cfg.log_throttle
@@ -84,26 +84,24 @@ class DepthNodeCore:
             import cv2
 
             cv2.setNumThreads(cfg.num_threads)  # OpenCV's pool too: waking idle workers per frame costs more than it saves
+        engine = engine_for_path(cfg.model_path) if cfg.engine == "auto" else cfg.engine
         options = {}
-        if cfg.engine == "onnxruntime":
+        if engine == "onnxruntime":
             options = {"threads": cfg.num_threads or None, "device": cfg.device}
-        elif cfg.engine == "torch":
+        elif engine == "torch":
             options = {"device": cfg.device, "precision": cfg.precision}
             if cfg.num_threads:
                 import torch
 
                 torch.set_num_threads(cfg.num_threads)
         try:
-            est = DepthEstimator.create(cfg.engine, cfg.model_path, cfg.network_hw, **options)
+            est = open_model(cfg.model_path, engine, cfg.network_hw, **options)
         except (ValueError, OSError, RuntimeError, ImportError) as exc:
-            raise ParameterError(f"model_path: cannot load {cfg.model_path} on {cfg.engine}: "
+            raise ParameterError(f"model_path: cannot load {cfg.model_path} on {engine}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-        if cfg.network_hw is None and est.engine.input_size is None and est.meta.input_size:
-            # a model trained for a fixed size (ModelMeta.input_size) runs at that size unless told otherwise
-            est = DepthEstimator(est.engine, tuple(est.meta.input_size))
         self.pipeline = DepthPipeline(est, cfg)  # may raise ParameterError (depth range vs model)
         self.cfg, self.estimator = cfg, est
-        size = est.preprocessor.network_size
+        size = est.network_size
         if size is not None:  # warm-up: first real frame is not slowed by lazy initialisation
             import numpy as np
 
@@ -115,6 +113,7 @@ class DepthNodeCore:
             "model": f"{est.meta.encoder} {est.meta.version} {est.meta.kind}"
                      + (f" max_depth={est.max_depth:g}" if est.max_depth else ""),
             "network_input_size": "x".join(map(str, size)) if size else "official rule (shorter side 518)",
+            "network_size_from": est.size_source,
             "output": "depth/image (m)" if self.pipeline.metric else "depth/relative (inverse depth)",
         }
         oq = qos_profile(cfg.output_qos)

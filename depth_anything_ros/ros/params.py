@@ -12,7 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ENGINES = ("torch", "onnxruntime", "tensorrt")
+from ..inference.engines import ENGINE_NAMES
+
+ENGINES = ("auto",) + ENGINE_NAMES  # auto: by the model file (.onnx -> onnxruntime, .plan -> tensorrt, else torch)
 INPUT_TYPES = ("raw", "compressed")
 RELIABILITIES = ("best_effort", "reliable")
 DURABILITIES = ("volatile", "transient_local")
@@ -37,7 +39,7 @@ class NodeConfig:
 
     # model / engine
     model_path: str = ""
-    engine: str = "torch"
+    engine: str = "auto"
     device: str = "cpu"
     precision: str = "fp32"
     network_size: str = ""  # "HxW" (multiples of 14); "" = engine's fixed size, else official rule
@@ -122,7 +124,7 @@ def _choice(name: str, value: str, choices) -> None:
 
 def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
     """Check every value; returns `cfg` (with `network_hw` parsed) or raises ParameterError."""
-    from ..inference.preprocess import parse_size
+    from ..depth_io import parse_size
 
     if not cfg.model_path:
         raise ParameterError("model_path is empty: set it to a checkpoint (.safetensors/.pth) or an .onnx file")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from ..depth_io import metres_to_uint16
 from ..geometry import RayCache, backproject, colorize, pack_rgb_float, scale_intrinsics, set_invalid_nan
 from . import conversions as conv
 from .message_buffers import OutputBuffers
@@ -129,11 +130,7 @@ class DepthPipeline:
 
     def millimetres(self, depth: np.ndarray) -> np.ndarray:
         """16UC1 millimetres, 0 = invalid (NaN, or too far for uint16: never clipped to a wrong range)."""
-        mm = np.nan_to_num(depth * 1000.0 + 0.5, nan=0.0, posinf=0.0)
-        mm[mm >= 65536.0] = 0.0
-        out = self.buffers.array("depth_mm", depth.shape, np.uint16)
-        np.copyto(out, mm, casting="unsafe")
-        return out
+        return metres_to_uint16(depth, out=self.buffers.array("depth_mm", depth.shape, np.uint16))
 
     def cloud(self, depth: np.ndarray, rgb: np.ndarray, K: np.ndarray) -> np.ndarray:
         """Organized float32 (h, w, 3|4) points at the configured stride, xyz (+ packed rgb)."""

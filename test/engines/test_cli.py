@@ -100,7 +100,7 @@ def test_bench_bad_sizes(capsys, varied_checkpoint):
 def test_bench_missing_checkpoint(capsys, tmp_path):
     code, _, err = _run(capsys, ["bench", "--engine", "torch", "--checkpoint", str(tmp_path / "none.pth"),
                                  "--sizes", "308x308"])
-    assert code == 2 and "no such checkpoint" in _one_line_error(err, "bench")
+    assert code == 2 and "none.pth: no such file" in _one_line_error(err, "bench")
 
 
 def test_bench_static_onnx_at_another_size(capsys, static_onnx):
@@ -143,4 +143,4 @@ def test_console_exit_code_in_a_subprocess(tmp_path):
                            "--checkpoint", str(tmp_path / "none.pth"), "--sizes", "308x308"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"depth-anything-ros bench: error: {tmp_path / 'none.pth'}: no such checkpoint"]
+    assert proc.stderr.strip().splitlines() == [f"depth-anything-ros bench: error: {tmp_path / 'none.pth'}: no such file"]

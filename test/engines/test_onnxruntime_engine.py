@@ -1,11 +1,11 @@
-"""OnnxRuntimeEngine and DepthEstimator.from_onnx on real images."""
+"""OnnxRuntimeEngine and open_model on ONNX files, on real images."""
 from __future__ import annotations
 
 import numpy as np
 import onnx
 import pytest
 
-from depth_anything_ros.inference import DepthEstimator
+from depth_anything_ros.inference import DepthEstimator, open_model
 from depth_anything_ros.inference.engines import create_engine
 from depth_anything_ros.inference.engines.onnxruntime_engine import OnnxRuntimeEngine, default_providers
 from depth_anything_ros.inference.engines.torch_engine import TorchEngine
@@ -41,7 +41,8 @@ def test_static_engine_rejects_another_size(static_onnx):
 
 @pytest.mark.parametrize("which", ["static_metric", "dynamic_relative"])
 def test_estimator_from_onnx_on_a_real_photo(which, static_onnx, dynamic_onnx, varied_checkpoint, photos):
-    """End to end: camera-size RGB in, camera-size depth out, equal to the torch estimator (same interpolation)."""
+    """End to end: camera-size RGB in, camera-size depth out, equal to the torch estimator (the file's positional
+    interpolation: official for a static file, size for a dynamic one)."""
     if which == "static_metric":
         path, ckpt = static_onnx[STATIC_SIZES[0]]
         size = None  # taken from the file
@@ -49,10 +50,10 @@ def test_estimator_from_onnx_on_a_real_photo(which, static_onnx, dynamic_onnx, v
         path, ckpt = dynamic_onnx, varied_checkpoint
         size = (182, 266)
     name, rgb = photos[0]
-    estimator = DepthEstimator.from_onnx(str(path), network_size=size)
+    estimator = open_model(path, network_size=size)
     depth = estimator.predict(rgb)
     assert depth.shape == rgb.shape[:2] and depth.dtype == np.float32 and np.isfinite(depth).all()
-    model, meta = load_checkpoint(ckpt, pos_interp="size")
+    model, meta = load_checkpoint(ckpt, pos_interp="official" if which == "static_metric" else "size")
     reference = DepthEstimator(TorchEngine(model, meta), network_size=size or STATIC_SIZES[0]).predict(rgb)
     assert estimator.kind == meta.kind and estimator.max_depth == meta.max_depth
     assert np.ptp(reference) > 0

@@ -1,4 +1,4 @@
-"""The ONNX Runtime path of the node never imports torch (DESIGN §1: torch is optional for deployment)."""
+"""The ONNX Runtime path of the node never imports torch (torch is optional for deployment)."""
 import subprocess
 import sys
 
@@ -7,8 +7,8 @@ def test_onnxruntime_estimator_does_not_import_torch(static_onnx, photos):
     (path, _), = [v for k, v in static_onnx.items() if k == (266, 350)]
     code = (
         "import sys, numpy as np\n"
-        "from depth_anything_ros.inference import DepthEstimator\n"
-        f"est = DepthEstimator.from_onnx({str(path)!r})\n"
+        "from depth_anything_ros.inference import open_model\n"
+        f"est = open_model({str(path)!r})\n"
         "out = est.predict(np.zeros((48, 64, 3), np.uint8))\n"
         "assert out.shape == (48, 64), out.shape\n"
         "print('torch' in sys.modules)\n"

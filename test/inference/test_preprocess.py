@@ -1,4 +1,4 @@
-"""The official resize rule (spec §1.7 table, exactly), normalisation, and output resizing."""
+"""The official resize rule (the table in docs/inference.md, exactly), normalisation, and output resizing."""
 import numpy as np
 import pytest
 
@@ -7,11 +7,11 @@ from depth_anything_ros.inference.preprocess import (
     IMAGENET_STD,
     Preprocessor,
     official_network_size,
-    parse_size,
     resize_output,
 )
+from depth_anything_ros.depth_io import parse_size
 
-SPEC_TABLE = [  # original H×W -> network H×W (spec §1.7, verified with the official Resize.get_size)
+SPEC_TABLE = [  # original H×W -> network H×W (docs/inference.md; from the official Resize.get_size)
     ((480, 640), (518, 686)),
     ((200, 300), (518, 784)),
     ((1080, 1920), (518, 924)),
@@ -50,8 +50,40 @@ def test_bad_sizes():
     assert parse_size("518x392") == (518, 392)
 
 
-def test_resize_output_back_to_image():
-    pred = np.arange(70 * 98, dtype=np.float32).reshape(70, 98)
-    out = resize_output(pred, 48, 64)
-    assert out.shape == (48, 64) and out.dtype == np.float32
-    assert pred.min() <= out.min() and out.max() <= pred.max()
+def _official_resize(pred, height, width, align_corners):
+    """What the official inference does to the network output: torch bilinear with its own argument
+    (V2 `infer_image`: align_corners=True; V1 `run.py`: align_corners=False)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(pred, np.float32))[None, None]
+    return F.interpolate(x, (height, width), mode="bilinear", align_corners=align_corners)[0, 0].numpy()
+
+
+@pytest.mark.parametrize("version, align_corners, atol", [
+    ("v2", True, 2e-6),
+    # cv2's bilinear is exact; torch computes its align_corners=False source index in float32, which moves
+    # samples by up to ~1e-4 pixel at these sizes (white noise here: neighbours differ by ~1.4), so the bound is looser
+    ("v1", False, 1e-3),
+])
+@pytest.mark.parametrize("src, dst", [((266, 350), (480, 640)), ((518, 686), (480, 640)), ((37, 49), (720, 1280)),
+                                      ((266, 350), (100, 133)), ((70, 98), (70, 98))])
+def test_output_resize_follows_the_official_rule_of_each_version(version, align_corners, atol, src, dst):
+    pred = np.random.default_rng(0).standard_normal(src).astype(np.float32)
+    ours = resize_output(pred, *dst, version=version)
+    ref = _official_resize(pred, *dst, align_corners)
+    assert ours.shape == dst and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=atol)
+    other = _official_resize(pred, *dst, not align_corners)
+    if src != dst:  # the other version's rule really is different: the test can tell them apart
+        assert np.abs(ours - other).max() > 100 * atol
+
+
+def test_output_resize_writes_into_the_given_memory():
+    pred = np.random.default_rng(1).standard_normal((266, 350)).astype(np.float32)
+    for version in ("v1", "v2"):
+        out = np.full((480, 640), np.nan, np.float32)
+        got = resize_output(pred, 480, 640, version=version, out=out)
+        assert got is out and np.isfinite(out).all()
+    with pytest.raises(ValueError, match="version"):
+        resize_output(pred, 480, 640, version="v3")

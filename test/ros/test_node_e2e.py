@@ -30,8 +30,7 @@ def e2e(ros_context, tiny_metric_checkpoint, tmp_path_factory):
     from sensor_msgs.msg import Image
 
     from depth_anything_ros.demo.camera_yaml import write_camera_yaml
-    from depth_anything_ros.inference import DepthEstimator
-    from depth_anything_ros.inference.preprocess import resize_output
+    from depth_anything_ros.inference import open_model
 
     tmp = tmp_path_factory.mktemp("e2e")
     frames_dir = tmp / "frames"
@@ -41,8 +40,8 @@ def e2e(ros_context, tiny_metric_checkpoint, tmp_path_factory):
         cv2.imwrite(str(frames_dir / f"{i:04d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # lossless
     write_camera_yaml(frames_dir / "camera_info.yaml", K_160x120, W, H)
 
-    est = DepthEstimator.from_checkpoint(tiny_metric_checkpoint, network_size=(70, 98))
-    expected = [resize_output(est.engine.infer(est.preprocessor(rgb))[0], OH, OW) for rgb in images]
+    est = open_model(tiny_metric_checkpoint, network_size=(70, 98))
+    expected = [est.predict(rgb, (OH, OW)) for rgb in images]
     lo, hi = (float(v) for v in np.percentile(np.stack(expected), (25, 75)))
 
     node = NodeProcess(tmp / "node.log", {"model_path": str(tiny_metric_checkpoint), "network_size": NET,
