@@ -236,7 +236,3 @@ def save_checkpoint(model: DepthAnything, path: str | Path, meta: ModelMeta | No
     tmp.replace(path)  # atomic: a crash never leaves a half-written checkpoint under the real name
     return meta
 
-
-def official_state_dict(model: DepthAnything) -> dict[str, torch.Tensor]:
-    """The state dict under official key names (what the official code loads with strict=True)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -1,7 +1,7 @@
 """The Depth Anything network: DINOv2 encoder (`pretrained`) + DPT head (`depth_head`)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -33,9 +33,6 @@ class ModelConfig:
             self.max_depth = float(self.max_depth)
         elif self.max_depth is not None:
             raise ValueError("max_depth applies to metric models only (relative output has no unit)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class DepthAnything(nn.Module):

@@ -8,12 +8,16 @@ from depth_anything_ros.model.checkpoint import (
     ModelMeta,
     load_checkpoint,
     load_dinov2_encoder,
-    official_state_dict,
     read_state_dict,
     save_checkpoint,
 )
 
 X = torch.randn(1, 3, 70, 84, generator=torch.Generator().manual_seed(0))
+
+
+def official_state_dict(model):
+    """What an official .pth holds: the plain state dict under the official key names (ours are the same)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _randomised(model):
