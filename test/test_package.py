@@ -72,8 +72,11 @@ def test_wheel_installs_no_top_level_training_package(tmp_path):
     `eval` and the training console script `depth-anything-train` both work."""
     import zipfile
 
+    src = tmp_path / "src"  # a copy, so that the build leaves nothing in the checkout
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "install", "log", "runs",
+                                                             "demo_output", "*.egg-info", "__pycache__", "models"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp_path / "dist"), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "dist").glob("depth_anything_ros-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
