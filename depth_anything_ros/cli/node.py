@@ -21,7 +21,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("node", help="run the ROS 2 depth node (pip install)", description=__doc__,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, help="checkpoint or .onnx (sets the model_path parameter)")
-    p.add_argument("--engine", choices=("torch", "onnxruntime", "tensorrt"), help="sets the engine parameter")
+    from ..ros.params import ENGINES  # torch- and rclpy-free
+
+    p.add_argument("--engine", choices=ENGINES, help="sets the engine parameter (auto: by the model file)")
     p.add_argument("--params-file", type=Path, default=None,
                    help="ROS 2 parameter YAML (default: the shipped config/depth_anything.yaml)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any parameter, repeatable")
