@@ -40,10 +40,12 @@ def register(subparsers) -> None:
     _add_precision_args(prec, required=True)
     prec.set_defaults(func=run_precision)
 
-    trt = targets.add_parser("tensorrt", help="TensorRT plan for this GPU (TensorRT 10 + cuda-python)")
-    trt.add_argument("--onnx", type=Path, required=True, help="an ONNX file written by `export onnx`")
-    trt.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp16")
-    trt.add_argument("--calib-dir", type=Path, default=None, help="int8: folder of calibration images")
+    trt = targets.add_parser("tensorrt", help="self-checked TensorRT plan for this GPU (TensorRT 10.x / 11.x)")
+    trt.add_argument("--onnx", type=Path, required=True,
+                     help="an ONNX file written by `export onnx` / `export precision` (it carries the precision)")
+    trt.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
+                     help="expected precision: an error when the ONNX file holds another one")
+    trt.add_argument("--no-tf32", action="store_true", help="fp32 layers in IEEE fp32 instead of TF32")
     trt.add_argument("--size", default=None, help="dynamic ONNX: network size HxW to build for")
     trt.add_argument("--max-batch", type=int, default=1, help="largest batch the plan accepts (default 1)")
     trt.add_argument("--workspace-gb", type=float, default=4.0, help="builder workspace (GiB)")
@@ -168,10 +170,6 @@ def run_onnx(args: argparse.Namespace) -> int:
 def run_tensorrt(args: argparse.Namespace) -> int:
     if not args.onnx.is_file():
         raise CLIError(f"{args.onnx}: no such ONNX file")
-    if args.precision == "int8" and args.calib_dir is None:
-        raise CLIError("--precision int8 needs --calib-dir (a folder of images like the camera's)")
-    if args.calib_dir is not None and not args.calib_dir.is_dir():
-        raise CLIError(f"{args.calib_dir}: calibration folder does not exist")
     size = _parse_sizes(args.size)[0] if args.size else None
     import logging
 
@@ -179,10 +177,10 @@ def run_tensorrt(args: argparse.Namespace) -> int:
     from ..inference.engines.tensorrt_engine import build_cached, describe_plan
 
     try:
-        plan = build_cached(args.onnx, args.precision, cache_dir=args.cache_dir, output=args.output,
-                            input_size=size, max_batch=args.max_batch, calib_dir=args.calib_dir,
-                            rebuild=args.rebuild, workspace_gb=args.workspace_gb)
-    except (RuntimeError, ValueError) as exc:
+        plan = build_cached(args.onnx, cache_dir=args.cache_dir, output=args.output, input_size=size,
+                            max_batch=args.max_batch, rebuild=args.rebuild, workspace_gb=args.workspace_gb,
+                            tf32=not args.no_tf32, precision=args.precision)
+    except (RuntimeError, ValueError, OSError) as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
     print(describe_plan(plan))
     return 0
