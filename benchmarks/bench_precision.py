@@ -26,8 +26,12 @@ def run(fp32: Path, tmp: Path, calib: str, threads: int, repeats: int) -> None:
         cal = pr.calibration_set(calib, tuple(meta.input_size)) if precision == "int8" else None
         if cal is not None:
             print(f"calibration: {cal.source}, {cal.count} frames, sha256 {cal.sha256[:16]}, {pr.DEFAULT_METHOD}")
-        report = pr.make_variant(fp32, tmp / f"{fp32.stem}_{precision}.onnx", precision, pr.photos(), calib=cal,
-                                 timing_repeats=repeats, threads=threads)
+        try:
+            report = pr.make_variant(fp32, tmp / f"{fp32.stem}_{precision}.onnx", precision, pr.photos(), calib=cal,
+                                     timing_repeats=repeats, threads=threads)
+        except pr.PrecisionError as exc:
+            print(f"{precision}: {exc}")
+            continue
         for line in report.lines():
             print(line)
 

@@ -73,6 +73,7 @@ def _add_precision_args(parser, required: bool = False) -> None:
 def _write_variant(fp32_path: Path, output: Path, args: argparse.Namespace) -> int:
     """fp16 / int8 of the verified fp32 file `fp32_path` at `output`; prints and records the figures."""
     from ..inference import precision as pr
+    from ..inference.engines.calibration import CalibrationError
 
     try:
         if args.precision == "int8" and not args.calib:
@@ -92,7 +93,7 @@ def _write_variant(fp32_path: Path, output: Path, args: argparse.Namespace) -> i
         progress = (lambda text: print(text, file=sys.stderr))
         report = pr.make_variant(fp32_path, output, args.precision, pr.photos(), calib=calib,
                                  method=args.calib_method, progress=progress)
-    except pr.PrecisionError as exc:
+    except (pr.PrecisionError, CalibrationError) as exc:
         raise CLIError(str(exc)) from None
     for line in report.lines():
         print(line)

@@ -27,10 +27,11 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .engines.calibration import CalibrationSet, calibration_set  # noqa: F401  (re-exported)
 from .preprocess import Preprocessor
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -48,8 +49,8 @@ FP16_KEEP_FP32 = ("LayerNormalization", "Softmax", "Resize")
 # the graph gives it).
 INT8_OPS = ("Conv", "MatMul", "Gemm", "ConvTranspose")
 CALIBRATION_METHODS = ("percentile", "minmax", "entropy")
-# percentile (99.999 %) rather than min/max: one outlier activation otherwise widens a scale for all
-# (measured: minmax fails the int8 tolerance on the demo model, percentile passes; docs/engines.md).
+# percentile (99.999 %): as good as min/max on the demo model (docs/engines.md) and less exposed to one
+# outlier frame widening every scale.
 DEFAULT_METHOD = "percentile"
 
 # Tolerances against the fp32 file on real photos (docs/engines.md has the measured figures).
@@ -223,88 +224,6 @@ def compare_onnx(variant: str | Path, fp32: str | Path, precision: str, images: 
 # ---------------------------------------------------------------------------------------------- calibration
 
 
-@dataclass
-class CalibrationSet:
-    """Preprocessed frames for int8 calibration and the identity that goes into the metadata."""
-
-    source: str           # "folder:/data/cam", "rosbag:/bags/run1,rgb=/camera/image", "synthetic:16"
-    frames: list[np.ndarray]  # float32 (1, 3, h, w) each
-    sha256: str           # of the preprocessed frames' bytes, in order
-
-    @property
-    def count(self) -> int:
-        return len(self.frames)
-
-    def identity(self, method: str) -> dict:
-        return {"source": self.source, "count": self.count, "sha256": self.sha256, "method": method}
-
-
-def _rgb_frames_folder(path: str, limit: int) -> Iterator[np.ndarray]:
-    from .engines.calibration import _read_rgb, list_images
-
-    for file in list_images(path, limit):
-        rgb = _read_rgb(file)
-        if rgb is not None:
-            yield rgb
-
-
-def _rgb_frames_rosbag(path: str, options: dict[str, str], limit: int) -> Iterator[np.ndarray]:
-    from training.data.readers.rosbag import RosbagRGBD
-
-    bag = RosbagRGBD(path, rgb_topic=options.get("rgb"), depth_topic=options.get("depth"),
-                     lidar_topic=options.get("lidar"), info_topic=options.get("info"))
-    n = len(bag)
-    if n == 0:
-        raise PrecisionError(f"rosbag {path}: no RGB-D frames to calibrate with")
-    for i in np.linspace(0, n - 1, min(limit, n)).round().astype(int):
-        yield bag[int(i)].image
-
-
-def _rgb_frames_synthetic(count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    from training.data.synthetic.stream import render_frames
-
-    for sample in render_frames("labeled", 0, count, height=size[0], width=size[1], renderer="auto"):
-        yield sample.image
-
-
-def calibration_set(spec: str, size: tuple[int, int], limit: int = 64) -> CalibrationSet:
-    """Frames named by `spec`: `folder:DIR`, `rosbag:PATH[,rgb=TOPIC,...]` or `synthetic:N` (N rendered frames).
-
-    Frames go through the inference `Preprocessor` at the network `size`, so the ranges measured
-    are those the model sees at run time. `limit` caps the count (evenly spaced over a folder/bag).
-    """
-    head, *opts = spec.split(",")
-    kind, _, arg = head.partition(":")
-    options = dict(o.partition("=")[::2] for o in opts)
-    if kind == "folder":
-        frames = _rgb_frames_folder(arg, limit)
-        source = f"folder:{Path(arg).resolve()}"
-    elif kind == "rosbag":
-        frames = _rgb_frames_rosbag(arg, options, limit)
-        source = f"rosbag:{Path(arg).resolve()}" + "".join(f",{k}={v}" for k, v in sorted(options.items()))
-    elif kind == "synthetic":
-        try:
-            count = int(arg or 16)
-        except ValueError:
-            raise PrecisionError(f"calibration spec {spec!r}: synthetic:N needs a frame count") from None
-        frames = _rgb_frames_synthetic(min(count, limit), size)
-        source = "synthetic:labeled,seed=0"
-    else:
-        raise PrecisionError(f"calibration spec {spec!r}: expected folder:DIR, rosbag:PATH or synthetic:N")
-    pre = Preprocessor(size)
-    out, h = [], hashlib.sha256()
-    try:
-        for rgb in frames:
-            batch = np.ascontiguousarray(pre(rgb), dtype=np.float32)
-            h.update(batch.tobytes())
-            out.append(batch)
-    except ValueError as exc:
-        raise PrecisionError(str(exc)) from None
-    if not out:
-        raise PrecisionError(f"calibration spec {spec!r}: no readable frames")
-    return CalibrationSet(source, out, h.hexdigest())
-
-
 # ---------------------------------------------------------------------------------------------- conversion
 
 
@@ -376,6 +295,20 @@ class _Reader:
         pass
 
 
+def activation_matmuls(path: str | Path) -> list[str]:
+    """MatMul nodes with no weight operand: attention's q·kᵀ and softmax·v, kept in float.
+
+    Quantizing them costs most of the int8 error on the demo model (softmax output is non-negative,
+    so a symmetric int8 scale wastes half its range); see docs/engines.md for the measurement.
+    """
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    weights = {t.name for t in model.graph.initializer}
+    weights |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and not any(i in weights for i in n.input)]
+
+
 def quantize_int8(fp32_path: str | Path, output: str | Path, calib: CalibrationSet, method: str = DEFAULT_METHOD) -> None:
     """Static QDQ int8 of `fp32_path` calibrated on `calib`, written to `output` (no metadata added here)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -398,6 +331,7 @@ def quantize_int8(fp32_path: str | Path, output: str | Path, calib: CalibrationS
         quantize_static(str(prepared), str(output), Reader(calib.frames), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, per_channel=True,
                         op_types_to_quantize=list(INT8_OPS), calibrate_method=methods[method],
+                        nodes_to_exclude=activation_matmuls(prepared),
                         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True,
                                        "QuantizeBias": False})  # TensorRT takes float biases
 

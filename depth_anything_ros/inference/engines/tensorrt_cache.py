@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
 import tempfile
 from dataclasses import asdict, dataclass, field
