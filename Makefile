@@ -13,12 +13,12 @@ DEMO_MODEL ?= models/demo_vitt_metric.safetensors
 ROS_ENV = ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$$(( $$$$ % 100 + 1 )) \
           ROS_LOG_DIR=$$(mktemp -d) FASTDDS_DEFAULT_PROFILES_FILE=$(CURDIR)/config/fastdds_large_data.xml
 
-.PHONY: demo test venv system-deps benchmarks clean
+.PHONY: demo test venv system-deps benchmarks clean trt-bindings
 
 demo: system-deps $(STAMP)
 	$(ROS_ENV) $(PY) -m depth_anything_ros.demo --model $(DEMO_MODEL) --output demo_output
 
-test: system-deps $(STAMP)
+test: system-deps $(STAMP) trt-bindings
 	$(ROS_ENV) $(PY) -m pytest -q
 
 benchmarks: system-deps $(STAMP)
@@ -44,5 +44,15 @@ $(STAMP): setup.py constraints.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The real TensorRT Python bindings (no native library) of JetPack 6, JetPack 7.0/7.1 and 11.x, for the
+# API conformance tests in test/engines (stub libraries are compiled there with gcc; no GPU needed).
+TRT_BINDINGS := 10.3.0 10.13.3.9 11.4.0.106
+trt-bindings: $(STAMP)
+	@command -v gcc >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc; } || \
+	  { echo "please install gcc (the TensorRT stub libraries are compiled at test time)"; exit 1; }
+	@for v in $(TRT_BINDINGS); do test -f .trt-bindings/$$v/tensorrt_bindings/tensorrt.so || \
+	  $(PY) -m pip install -q --no-deps --target .trt-bindings/$$v tensorrt-cu12-bindings==$$v || exit 1; done
+
 clean:
-	rm -rf $(VENV) demo_output build install log *.egg-info
+	rm -rf $(VENV) .trt-bindings demo_output build install log *.egg-info

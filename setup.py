@@ -12,7 +12,7 @@ EXTRAS = {
     # PyTorch engine, `predict`, export (torch itself is pinned in constraints.txt: 2.13.0).
     "torch": ["torch>=2.4", "safetensors>=0.4"],
     # ONNX export and ONNX Runtime engine.
-    "onnx": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18"],
+    "onnx": ["onnx>=1.16", "onnxscript>=0.2", "onnxruntime>=1.18", "onnxconverter-common>=1.14"],
     # ROS 2 from PyPI wheels (Kilted); on a ROS 2 install these come from the distribution instead.
     "node": [
         "ros-rclpy==9.1.2",

@@ -1,15 +1,21 @@
-"""INT8 calibration batches read from an image folder through the inference Preprocessor."""
+"""int8 calibration frames from a folder, a rosbag2 (written by `rosbags`) and the synthetic engine.
+
+Oracles: OpenCV decodes the files and the inference Preprocessor is applied here independently; the
+bag is written with the `rosbags` library; the sha256 is recomputed from the frames.
+"""
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
 
 import cv2
 import numpy as np
 import pytest
 
-from depth_anything_ros.inference.engines.calibration import CalibrationBatches, list_images
+from depth_anything_ros.inference.engines.calibration import CalibrationError, calibration_set, list_images
 from depth_anything_ros.inference.preprocess import Preprocessor
+
+SIZE = (182, 238)
 
 
 @pytest.fixture()
@@ -26,27 +32,16 @@ def image_dir(tmp_path, photos):
     return tmp_path
 
 
-def test_batches_match_the_inference_preprocessing(image_dir):
-    batches = CalibrationBatches(image_dir, (182, 238), batch_size=2)
-    assert len(batches.files) == 6 and len(batches) == 3
-    assert batches.shape == (2, 3, 182, 238) and batches.nbytes == 2 * 3 * 182 * 238 * 4
-    out = list(batches)
-    assert all(b.shape == (2, 3, 182, 238) and b.dtype == np.float32 and b.flags.c_contiguous for b in out)
-    first = cv2.cvtColor(cv2.imread(str(batches.files[0])), cv2.COLOR_BGR2RGB)
-    np.testing.assert_array_equal(out[0][0], Preprocessor((182, 238))(first)[0])
-
-
-def test_unreadable_files_are_skipped_with_a_warning(image_dir, caplog):
-    batches = CalibrationBatches(image_dir, (182, 238), batch_size=2)
+def test_folder_frames_match_the_inference_preprocessing(image_dir, caplog):
     with caplog.at_level(logging.WARNING):
-        out = list(batches)
-    assert "03_corrupt.png" in caplog.text
-    assert len(out) == 2  # 5 readable images -> 2 full batches; the remainder is dropped
-
-
-def test_fewer_images_than_the_batch_size(image_dir):
-    batches = CalibrationBatches(image_dir, (182, 238), batch_size=64)
-    assert batches.batch_size == 6
+        cal = calibration_set(f"folder:{image_dir}", SIZE)
+    assert "03_corrupt.png" in caplog.text and cal.count == 5
+    first = cv2.cvtColor(cv2.imread(str(sorted(image_dir.glob("*.png"))[0])), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(cal.frames[0], Preprocessor(SIZE)(first))
+    assert cal.sha256 == hashlib.sha256(b"".join(f.tobytes() for f in cal.frames)).hexdigest()
+    assert cal.identity("percentile") == {"source": f"folder:{image_dir.resolve()}", "count": 5,
+                                          "sha256": cal.sha256, "method": "percentile"}
+    assert calibration_set(f"folder:{image_dir}", SIZE, limit=2).count == 2
 
 
 def test_max_images_spreads_over_the_folder(image_dir):
@@ -55,21 +50,40 @@ def test_max_images_spreads_over_the_folder(image_dir):
     assert files == [everything[0], everything[2], everything[5]]  # linspace(0, 5, 3) rounded half-to-even
 
 
-def test_fingerprint_follows_the_files(image_dir):
-    a = CalibrationBatches(image_dir, (182, 238), batch_size=2).fingerprint()
-    assert a == CalibrationBatches(image_dir, (182, 238), batch_size=2).fingerprint()
-    assert a != CalibrationBatches(image_dir, (266, 350), batch_size=2).fingerprint()
-    target = sorted(image_dir.glob("*.png"))[0]
-    target.write_bytes(target.read_bytes() + b"\0")
-    os.utime(target, (1, 1))
-    assert a != CalibrationBatches(image_dir, (182, 238), batch_size=2).fingerprint()
+def test_rosbag_frames(tmp_path, photos):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    ts = get_typestore(Stores.ROS2_HUMBLE)
+    Image, Header, Time = (ts.types[n] for n in ("sensor_msgs/msg/Image", "std_msgs/msg/Header",
+                                                 "builtin_interfaces/msg/Time"))
+    bag = tmp_path / "bag"
+    rgbs = [cv2.resize(p, (64, 48)) for _, p in photos] * 2
+    with Writer(bag, version=9) as wr:
+        conn = wr.add_connection("/camera/image_raw", Image.__msgtype__, typestore=ts)
+        for i, rgb in enumerate(rgbs):
+            t = 10**9 + i * 10**8
+            msg = Image(header=Header(stamp=Time(sec=1, nanosec=i), frame_id="cam"), height=48, width=64,
+                        encoding="rgb8", is_bigendian=0, step=64 * 3, data=rgb.reshape(-1))
+            wr.write(conn, t, ts.serialize_cdr(msg, Image.__msgtype__))
+    cal = calibration_set(f"rosbag:{bag}", SIZE, limit=3)
+    assert cal.count == 3 and cal.source == f"rosbag:{bag.resolve()}"
+    picked = [rgbs[i] for i in np.linspace(0, len(rgbs) - 1, 3).round().astype(int)]
+    for frame, rgb in zip(cal.frames, picked):
+        np.testing.assert_array_equal(frame, Preprocessor(SIZE)(rgb))
+    with pytest.raises(CalibrationError, match="no topic /nope"):
+        calibration_set(f"rosbag:{bag},rgb=/nope", SIZE)
 
 
-def test_bad_folders(tmp_path):
-    with pytest.raises(ValueError, match="does not exist"):
-        CalibrationBatches(tmp_path / "missing", (182, 238))
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match="no images"):
-        CalibrationBatches(tmp_path / "empty", (182, 238))
-    with pytest.raises(ValueError, match="batch_size"):
-        CalibrationBatches(tmp_path, (182, 238), batch_size=0)
+def test_synthetic_frames_are_deterministic():
+    a = calibration_set("synthetic:2", SIZE)
+    assert a.count == 2 and a.frames[0].shape == (1, 3, *SIZE) and a.source == "synthetic:labeled,seed=0"
+    assert calibration_set("synthetic:2", SIZE).sha256 == a.sha256
+
+
+def test_bad_specs(tmp_path):
+    for spec, expect in [(f"folder:{tmp_path / 'missing'}", "does not exist"), ("folder:" + str(tmp_path), "no images"),
+                         ("webcam:0", "expected folder:DIR"), ("synthetic:many", "needs a frame count"),
+                         (f"rosbag:{tmp_path / 'none'}", "no such rosbag2")]:
+        with pytest.raises(CalibrationError, match=expect):
+            calibration_set(spec, SIZE)

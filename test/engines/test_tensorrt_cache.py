@@ -9,7 +9,8 @@ import pytest
 
 from depth_anything_ros.inference.engines import tensorrt_cache as tc
 
-KEY = tc.EngineKey("NVIDIA GeForce RTX 4090", "8.9", "10.8.0.43", "fp16", "1x3x518x392", "ab" * 32)
+KEY = tc.EngineKey("NVIDIA GeForce RTX 4090", "8.9", "10.8.0.43", "fp16", "1x3x518x392", "ab" * 32,
+                   tc.canonical_options({"workspace_bytes": 1 << 32, "tf32": True}))
 
 
 def _store(cache: tc.EngineCache, key: tc.EngineKey, stem="depth", sidecar_key=None) -> "tc.Path":
@@ -24,6 +25,7 @@ def test_key_digest_is_stable_and_covers_every_field():
     changed = {
         "gpu_name": "Orin", "compute_capability": "8.7", "tensorrt_version": "10.3.0.30",
         "precision": "int8", "input_shape": "1x3x518x518", "onnx_sha256": "cd" * 32,
+        "builder_options": tc.canonical_options({"workspace_bytes": 1 << 31, "tf32": True}),
     }
     digests = {dataclasses.replace(KEY, **{f: v}).digest for f, v in changed.items()}
     assert KEY.digest not in digests and len(digests) == len(changed)
@@ -44,6 +46,8 @@ def test_explain_mismatch_names_each_difference():
     assert "built with TensorRT 10.8.0.43, this is TensorRT 10.3.0.30" in tc.explain_mismatch(KEY, old)
     assert "precision fp16, asked for int8" in tc.explain_mismatch(KEY, dataclasses.replace(KEY, precision="int8"))
     assert "ONNX file changed" in tc.explain_mismatch(KEY, dataclasses.replace(KEY, onnx_sha256="0" * 64))
+    fewer = dataclasses.replace(KEY, builder_options=tc.canonical_options({"workspace_bytes": 1, "tf32": True}))
+    assert "builder options" in tc.explain_mismatch(KEY, fewer)
 
 
 def test_cache_hit_only_for_the_same_key(tmp_path):
@@ -122,25 +126,28 @@ def test_check_plan_file(tmp_path):
     assert tc.check_plan_file(tmp_path / "trtexec.plan", ("Orin", "8.7"), "10.3") == (None, None)
 
 
-@pytest.mark.parametrize("version,jetson,expect", [
-    ("10.3.0.30", True, "TensorRT 10.3.0.30 on this Jetson: TensorRT 10.3 (JetPack 6.x) is known to give wrong"),
-    ("10.3.0", False, "TensorRT 10.3.0: TensorRT 10.3"),
-    ("10.5.0.18", True, None),
-    ("10.8.0.43", False, None),
-    ("11.0.0", False, None),
+@pytest.mark.parametrize("version,status,self_check,warning", [
+    ("10.3.0.30", "self-check required", True, "TensorRT 10.3.0.30: TensorRT 10.3 (JetPack 6.x) is known to give wrong"),
+    ("10.3.0", "self-check required", True, "TensorRT 10.3.0: TensorRT 10.3"),
+    ("10.0.1", "supported", False, None),
+    ("10.13.3.9", "supported", False, None),
+    ("10.16.1.11", "supported", False, None),
+    ("11.4.0.106", "supported", False, None),
+    ("12.0.0", "untested", False, "TensorRT 12.0.0 is newer than any release this engine was checked against"),
 ])
-def test_version_policy(version, jetson, expect):
-    warnings = tc.version_warnings(version, jetson=jetson)
-    if expect is None:
-        assert warnings == []
+def test_version_table(version, status, self_check, warning):
+    policy = tc.version_policy(version)
+    assert (policy.status, policy.require_self_check) == (status, self_check)
+    if warning is None:
+        assert policy.warning is None and tc.version_warnings(version) == []
     else:
-        assert len(warnings) == 1 and warnings[0].startswith(expect)
+        assert policy.warning.startswith(warning) and tc.version_warnings(version) == [policy.warning]
 
 
 @pytest.mark.parametrize("version", ["8.6.1", "9.9"])
 def test_versions_before_10_are_refused(version):
-    with pytest.raises(tc.TensorRTVersionError, match="TensorRT 10 API"):
-        tc.version_warnings(version, jetson=False)
+    with pytest.raises(tc.TensorRTVersionError, match="needs TensorRT >= 10"):
+        tc.version_policy(version)
 
 
 def test_parse_version():
@@ -180,5 +187,21 @@ def test_tensorrt_engine_without_the_library_says_what_to_install(static_onnx):
     from depth_anything_ros.inference.engines import create_engine
 
     path, _ = static_onnx[(266, 350)]
-    with pytest.raises(RuntimeError, match="TensorRT 10 Python package"):
+    with pytest.raises(RuntimeError) as info:
         create_engine("tensorrt", str(path))
+    text = str(info.value)
+    assert "\n" not in text and "(No module named 'tensorrt')" in text  # the original import error
+    assert 'pip install "tensorrt-cu12>=10.13,<12"' in text and 'pip install "tensorrt-cu13>=11,<12"' in text
+    assert "JetPack" in text and "--system-site-packages" in text
+
+
+def test_write_atomic_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "sub" / "timing.cache"
+    tc.write_atomic(target, b"abc")
+    tc.write_atomic(target, b"defg")
+    assert target.read_bytes() == b"defg" and [p.name for p in target.parent.iterdir()] == ["timing.cache"]
+
+
+    with pytest.raises(TypeError):
+        tc.write_atomic(target, "not bytes")  # a failed write keeps the old file, no temp left
+    assert target.read_bytes() == b"defg" and len(list(target.parent.iterdir())) == 1

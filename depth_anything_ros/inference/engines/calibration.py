@@ -1,12 +1,14 @@
-"""INT8 calibration data: batches of preprocessed frames from an image folder (no TensorRT needed).
+"""int8 calibration frames: from an image folder, a rosbag2 or the synthetic engine, preprocessed for the model.
 
-The frames go through the same `Preprocessor` as inference, at the engine's network size, so the
-activation ranges TensorRT measures are those it will see at run time.
+The frames go through the same `Preprocessor` as inference, at the network size, so the activation
+ranges measured are those the model sees at run time. The set's identity (source, count, sha256 of
+the preprocessed frames) is recorded in the int8 file's metadata.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +19,10 @@ from ..preprocess import Preprocessor
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class CalibrationError(RuntimeError):
+    """The calibration frames cannot be read; the message is one line."""
 
 
 def list_images(folder: str | Path, max_images: int | None = None) -> list[Path]:
@@ -34,57 +40,108 @@ def list_images(folder: str | Path, max_images: int | None = None) -> list[Path]
     return files
 
 
-def _read_rgb(path: Path) -> np.ndarray | None:
+def read_rgb(path: Path) -> np.ndarray | None:
+    """RGB uint8 of an image file, or None (with a warning) when it cannot be decoded."""
     import cv2
 
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if img is None:
+        log.warning("calibration: skipping unreadable image %s", path)
+        return None
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-class CalibrationBatches:
-    """Iterates float32 (batch_size, 3, h, w) batches of a folder's images, preprocessed for the engine.
+@dataclass
+class CalibrationSet:
+    """Preprocessed frames for int8 calibration and the identity that goes into the metadata."""
 
-    Every batch has exactly `batch_size` frames (TensorRT's calibrator has one batch size); the
-    remainder that does not fill a batch is dropped. With fewer images than `batch_size`, the batch
-    size shrinks to the number of images. Unreadable files are skipped with a warning.
+    source: str           # "folder:/data/cam", "rosbag:/bags/run1,rgb=/camera/image", "synthetic:16"
+    frames: list[np.ndarray]  # float32 (1, 3, h, w) each
+    sha256: str           # of the preprocessed frames' bytes, in order
+
+    @property
+    def count(self) -> int:
+        return len(self.frames)
+
+    def identity(self, method: str) -> dict:
+        return {"source": self.source, "count": self.count, "sha256": self.sha256, "method": method}
+
+
+def _rgb_frames_folder(path: str, limit: int) -> Iterator[np.ndarray]:
+    for file in list_images(path, limit):
+        rgb = read_rgb(file)
+        if rgb is not None:
+            yield rgb
+
+
+def _rgb_frames_rosbag(path: str, options: dict[str, str], limit: int) -> Iterator[np.ndarray]:
+    """Camera frames of a rosbag2 (depth not needed), decoded by the training rosbag reader's `image_to_rgb`."""
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    from training.data.readers.rosbag import COMPRESSED, IMAGE, image_to_rgb
+
+    if not Path(path).exists():
+        raise ValueError(f"{path}: no such rosbag2")
+    with AnyReader([Path(path)], default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        topic = options.get("rgb")
+        if topic is None:
+            images = [t for t, m in topics.items() if m in (IMAGE, COMPRESSED) and "depth" not in t.lower()]
+            if len(images) != 1:
+                raise ValueError(f"{path}: {len(images)} camera topics ({', '.join(images) or 'none'}); "
+                                 "name one with ,rgb=TOPIC")
+            topic = images[0]
+        if topic not in topics:
+            raise ValueError(f"{path}: no topic {topic}")
+        conns = [c for c in reader.connections if c.topic == topic]
+        total = sum(c.msgcount for c in conns)
+        keep = set(np.linspace(0, total - 1, min(limit, total)).round().astype(int).tolist()) if total else set()
+        for i, (conn, _t, raw) in enumerate(reader.messages(connections=conns)):
+            if i in keep:
+                yield image_to_rgb(reader.deserialize(raw, conn.msgtype))
+
+
+def _rgb_frames_synthetic(count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    from training.data.synthetic.stream import render_frames
+
+    for sample in render_frames("labeled", 0, count, height=size[0], width=size[1], renderer="auto"):
+        yield sample.image
+
+
+def calibration_set(spec: str, size: tuple[int, int], limit: int = 64) -> CalibrationSet:
+    """Frames named by `spec`: `folder:DIR`, `rosbag:PATH[,rgb=TOPIC,...]` or `synthetic:N` (N rendered frames).
+
+    Frames go through the inference `Preprocessor` at the network `size`, so the ranges measured
+    are those the model sees at run time. `limit` caps the count (evenly spaced over a folder/bag).
     """
-
-    def __init__(self, folder: str | Path, input_size: tuple[int, int], batch_size: int = 8,
-                 max_images: int | None = 512):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.files = list_images(folder, max_images)
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.batch_size = min(batch_size, len(self.files))
-        self.preprocessor = Preprocessor(self.input_size)
-
-    def __len__(self) -> int:
-        return len(self.files) // self.batch_size
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return (self.batch_size, 3, *self.input_size)
-
-    @property
-    def nbytes(self) -> int:
-        return int(np.prod(self.shape)) * 4
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        batch = []
-        for path in self.files:
-            rgb = _read_rgb(path)
-            if rgb is None:
-                log.warning("calibration: skipping unreadable image %s", path)
-                continue
-            batch.append(self.preprocessor(rgb)[0])
-            if len(batch) == self.batch_size:
-                yield np.ascontiguousarray(np.stack(batch), dtype=np.float32)
-                batch = []
-
-    def fingerprint(self) -> str:
-        """Hash of the file list (names, sizes, mtimes) and input size: names the calibration cache."""
-        h = hashlib.sha256(f"{self.input_size}|{self.batch_size}".encode())
-        for p in self.files:
-            st = p.stat()
-            h.update(f"{p.name}|{st.st_size}|{int(st.st_mtime)}".encode())
-        return h.hexdigest()[:16]
+    head, *opts = spec.split(",")
+    kind, _, arg = head.partition(":")
+    options = dict(o.partition("=")[::2] for o in opts)
+    if kind == "folder":
+        frames = _rgb_frames_folder(arg, limit)
+        source = f"folder:{Path(arg).resolve()}"
+    elif kind == "rosbag":
+        frames = _rgb_frames_rosbag(arg, options, limit)
+        source = f"rosbag:{Path(arg).resolve()}" + "".join(f",{k}={v}" for k, v in sorted(options.items()))
+    elif kind == "synthetic":
+        try:
+            count = int(arg or 16)
+        except ValueError:
+            raise CalibrationError(f"calibration spec {spec!r}: synthetic:N needs a frame count") from None
+        frames = _rgb_frames_synthetic(min(count, limit), size)
+        source = "synthetic:labeled,seed=0"
+    else:
+        raise CalibrationError(f"calibration spec {spec!r}: expected folder:DIR, rosbag:PATH or synthetic:N")
+    pre = Preprocessor(size)
+    out, h = [], hashlib.sha256()
+    try:
+        for rgb in frames:
+            batch = np.ascontiguousarray(pre(rgb), dtype=np.float32)
+            h.update(batch.tobytes())
+            out.append(batch)
+    except Exception as exc:  # a missing / empty folder, an unreadable bag (rosbags' own errors too)
+        raise CalibrationError(f"calibration spec {spec!r}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not out:
+        raise CalibrationError(f"calibration spec {spec!r}: no readable frames")
+    return CalibrationSet(source, out, h.hexdigest())

@@ -1,42 +1,46 @@
-"""TensorRT engine cache: keys, plan sidecars, invalidation and the TensorRT version policy.
+"""TensorRT engine cache: keys, plan sidecars, invalidation and the TensorRT version table.
 
 Pure Python (no `tensorrt`, no CUDA): everything here is tested on machines without a GPU.
 
-A TensorRT plan only runs on the GPU model and TensorRT version that built it, and only for the
-precision and input shapes it was built for. The cache key is therefore
-    GPU name + compute capability, TensorRT version, precision, input shape profile, ONNX sha256
-and every plan has a JSON sidecar (`<plan>.json`) that records that key plus the model's metadata.
-A plan whose sidecar disagrees with the current GPU or TensorRT version is never loaded: the caller
-rebuilds, and `explain_mismatch` gives the log line that says why.
+A TensorRT plan only runs on the GPU model and TensorRT version that built it, and it computes what
+its ONNX file and builder options say. The cache key is therefore everything that changes the plan:
+    ONNX sha256 (which fixes the precision: it is carried by the graph), builder options (workspace,
+    TF32, ...), input shape profile, GPU name + compute capability, TensorRT version.
+Every plan has a JSON sidecar (`<plan>.json`) with that key, the model's metadata, the options it
+was built with (a rebuild after a GPU / TensorRT change reuses them) and the self-check results.
+A plan whose sidecar disagrees with the current key is never loaded; `explain_mismatch` says why.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import platform
 import re
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-SIDECAR_VERSION = 1
+SIDECAR_VERSION = 2
 PRECISIONS = ("fp32", "fp16", "int8")
 MIN_TENSORRT = (10, 0)
+NEWEST_KNOWN_MAJOR = 11
 
-# TensorRT releases known to give wrong output for this model (spec §6; DESIGN §3).
-# (major, minor) -> why. 10.3 is the release JetPack 6.x ships; reports: Depth Anything V2 output
-# wrong on Jetson AGX Orin with TensorRT 10.3.0.30 but right with 10.12 on desktop
-# (spacewalk01/depth-anything-tensorrt#49); unstable scale frame to frame on JetPack 6.2 / TRT 10.3,
-# fixed by 10.14+ (ika-rwth-aachen/ros2-depth-anything-v3-trt#16); NVIDIA confirms a 10.3 bug with
-# dynamic-shape transformers fixed in later releases (NVIDIA/TensorRT#4419).
+# TensorRT releases known to give wrong output for this family of models; a plan built by one of them
+# is used only after a passing self-check (a comparison with ONNX Runtime on real photos).
+# Depth Anything V2 wrong on Jetson AGX Orin with TensorRT 10.3.0.30, right with 10.12 on desktop
+# (spacewalk01/depth-anything-tensorrt#49); Depth Anything 3 scale jumping per frame on JetPack 6.2 /
+# TensorRT 10.3, fixed by 10.14-10.16 (ika-rwth-aachen/ros2-depth-anything-v3-trt#16); NVIDIA on a
+# transformer wrong on 10.3: "a bug that was in 10.3 that was fixed in subsequent versions"
+# (NVIDIA/TensorRT#4419).
 KNOWN_BAD_TENSORRT: dict[tuple[int, int], str] = {
-    (10, 3): "TensorRT 10.3 (JetPack 6.x) is known to give wrong depth for Depth Anything "
-             "(NVIDIA/TensorRT#4419, fixed in 10.5+); check the output against ONNX Runtime or use TensorRT >= 10.5",
+    (10, 3): "TensorRT 10.3 (JetPack 6.x) is known to give wrong Depth Anything output "
+             "(spacewalk01/depth-anything-tensorrt#49, ika-rwth-aachen/ros2-depth-anything-v3-trt#16); "
+             "its plans are used only after a passing self-check",
 }
 
 
 class TensorRTVersionError(RuntimeError):
-    """The installed TensorRT is older than the API this engine is written against."""
+    """The installed TensorRT is one this engine cannot use; the message says why."""
 
 
 def parse_version(version: str) -> tuple[int, ...]:
@@ -52,26 +56,38 @@ def parse_version(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def is_jetson() -> bool:
-    """True on NVIDIA Jetson (L4T) systems."""
-    return Path("/etc/nv_tegra_release").exists() or (
-        platform.machine() == "aarch64" and Path("/proc/device-tree/model").exists()
-        and "jetson" in Path("/proc/device-tree/model").read_bytes().decode(errors="ignore").lower())
+@dataclass(frozen=True)
+class VersionPolicy:
+    """What this project does with a TensorRT version (see `version_policy`)."""
+
+    version: str
+    status: str                 # "supported", "self-check required", "untested"
+    require_self_check: bool    # a plan is refused unless its self-check on this device passed
+    warning: str | None = None  # logged once when the engine starts
 
 
-def version_warnings(trt_version: str, jetson: bool | None = None) -> list[str]:
-    """Warnings for this TensorRT version; raises TensorRTVersionError below `MIN_TENSORRT`."""
+def version_policy(trt_version: str) -> VersionPolicy:
+    """The version table: < 10 refused (TensorRTVersionError); 10.3 only with a passing self-check;
+    other 10.x and 11.x supported; a newer, unknown major warns and tries."""
     v = parse_version(trt_version)
     if v[:2] < MIN_TENSORRT:
         raise TensorRTVersionError(
-            f"TensorRT {trt_version} is too old: this engine uses the TensorRT 10 API "
-            f"(named I/O tensors, execute_async_v3); install TensorRT >= {MIN_TENSORRT[0]}.{MIN_TENSORRT[1]}")
-    warnings = []
+            f"TensorRT {trt_version} is too old: this engine needs TensorRT >= 10 (named I/O tensors, "
+            "execute_async_v3, strongly typed networks); install TensorRT 10.x or 11.x")
     bad = KNOWN_BAD_TENSORRT.get(v[:2])
     if bad:
-        where = " on this Jetson" if (jetson if jetson is not None else is_jetson()) else ""
-        warnings.append(f"TensorRT {trt_version}{where}: {bad}")
-    return warnings
+        return VersionPolicy(trt_version, "self-check required", True, f"TensorRT {trt_version}: {bad}")
+    if v[0] > NEWEST_KNOWN_MAJOR:
+        return VersionPolicy(trt_version, "untested", False,
+                             f"TensorRT {trt_version} is newer than any release this engine was checked against "
+                             f"(10.3-{NEWEST_KNOWN_MAJOR}.x); trying it, and its plans are self-checked")
+    return VersionPolicy(trt_version, "supported", False)
+
+
+def version_warnings(trt_version: str, jetson: bool | None = None) -> list[str]:
+    """The policy's warning as a list (empty when there is none); raises TensorRTVersionError below 10."""
+    policy = version_policy(trt_version)
+    return [policy.warning] if policy.warning else []
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -131,6 +147,11 @@ def format_profile(profile: ShapeProfile) -> str:
     return shapes[0] if len(set(shapes)) == 1 else "/".join(shapes)
 
 
+def canonical_options(options: dict) -> str:
+    """Builder options as the canonical JSON string the key holds (sorted keys, no spaces)."""
+    return json.dumps(options, sort_keys=True, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class EngineKey:
     """Everything a TensorRT plan depends on. Two plans are interchangeable only when keys are equal."""
@@ -138,9 +159,10 @@ class EngineKey:
     gpu_name: str
     compute_capability: str  # "8.7"
     tensorrt_version: str
-    precision: str
-    input_shape: str  # format_profile(...)
+    precision: str           # the ONNX file's (its metadata); part of onnx_sha256, kept for names and messages
+    input_shape: str         # format_profile(...)
     onnx_sha256: str
+    builder_options: str = "{}"  # canonical_options(...): workspace, tf32, max batch, ...
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -152,9 +174,9 @@ class EngineKey:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
-    def model_identity(self) -> tuple[str, str, str]:
-        """What the plan computes (independent of where it was built)."""
-        return self.onnx_sha256, self.precision, self.input_shape
+    def model_identity(self) -> tuple[str, str]:
+        """What the plan computes (independent of where and how it was built)."""
+        return self.onnx_sha256, self.input_shape
 
     def plan_name(self, stem: str = "model") -> str:
         """File name of the cached plan, e.g. 'depth_vits-fp16-1x3x518x392-3fa2c0e1d2b4a5c6.plan'."""
@@ -177,6 +199,8 @@ def explain_mismatch(built: EngineKey, current: EngineKey) -> str | None:
         reasons.append(f"input shape {built.input_shape}, asked for {current.input_shape}")
     if built.onnx_sha256 != current.onnx_sha256:
         reasons.append("the ONNX file changed since it was built")
+    if built.builder_options != current.builder_options:
+        reasons.append(f"builder options {built.builder_options}, asked for {current.builder_options}")
     return "; ".join(reasons) or None
 
 
@@ -187,7 +211,11 @@ class PlanSidecar:
     key: EngineKey
     model_meta: str  # ModelMeta.to_json() of the ONNX the plan was built from
     onnx_path: str = ""
-    builder: dict = field(default_factory=dict)  # workspace, int8 calibration set, fp32 layers, build time, ...
+    # how it was built: "profile" [[min], [opt], [max]], "options" (the key's builder options as a dict),
+    # "build_seconds", ...; a rebuild after a GPU / TensorRT change reuses "profile" and "options"
+    builder: dict = field(default_factory=dict)
+    # device id -> {"ok": bool, "figures": [...], "tolerance": str, "reason": str}
+    self_checks: dict = field(default_factory=dict)
     sidecar_version: int = SIDECAR_VERSION
 
     def to_json(self) -> str:
@@ -208,13 +236,24 @@ def sidecar_path(plan_path: str | Path) -> Path:
     return plan_path.with_name(plan_path.name + ".json")
 
 
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` through a temp file in the same folder and a rename: never a half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_sidecar(plan_path: str | Path, sidecar: PlanSidecar) -> Path:
     """Atomically write the sidecar of `plan_path`."""
-    path = sidecar_path(plan_path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(sidecar.to_json())
-    os.replace(tmp, path)
-    return path
+    return write_atomic(sidecar_path(plan_path), sidecar.to_json().encode())
 
 
 def read_sidecar(plan_path: str | Path) -> PlanSidecar | None:
@@ -229,18 +268,18 @@ def read_sidecar(plan_path: str | Path) -> PlanSidecar | None:
 
 
 def write_plan(plan_path: str | Path, plan: bytes, sidecar: PlanSidecar) -> Path:
-    """Write a plan and its sidecar; the plan goes through a temp file so a crash leaves no half plan."""
+    """Write a plan and its sidecar, each through a temp file: a crash leaves no half plan.
+
+    The sidecar goes first, so a plan file never exists without the record of how it was built.
+    """
     plan_path = Path(plan_path)
-    plan_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = plan_path.with_name(plan_path.name + ".tmp")
-    tmp.write_bytes(bytes(plan))
-    os.replace(tmp, plan_path)
     write_sidecar(plan_path, sidecar)
+    write_atomic(plan_path, bytes(plan))
     return plan_path
 
 
 def default_cache_dir() -> Path:
-    """$DEPTH_ANYTHING_ROS_CACHE, else $XDG_CACHE_HOME/depth_anything_ros/tensorrt, else ~/.cache/..."""
+    """$DEPTH_ANYTHING_ROS_CACHE/tensorrt, else $XDG_CACHE_HOME/depth_anything_ros/tensorrt, else ~/.cache/..."""
     env = os.environ.get("DEPTH_ANYTHING_ROS_CACHE")
     if env:
         return Path(env) / "tensorrt"
@@ -250,10 +289,15 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class Lookup:
-    """Result of a cache lookup: a plan to load, or None and the reason it must be built."""
+    """Result of a cache lookup: a plan to load, or None and the reason it must be built.
+
+    `previous` is the sidecar of a plan of the same model that cannot be used here (another GPU or
+    TensorRT version): its recorded builder settings are the ones to rebuild with.
+    """
 
     plan: Path | None
     reason: str
+    previous: PlanSidecar | None = None
 
 
 class EngineCache:
@@ -273,8 +317,8 @@ class EngineCache:
     def lookup(self, key: EngineKey, stem: str = "model") -> Lookup:
         """The cached plan for `key` if its sidecar confirms the key, else why there is none to load.
 
-        A plan of the same model (same ONNX, precision and shape) built on another GPU or TensorRT
-        version is reported in the reason and never returned.
+        A plan of the same model (same ONNX and shape) built elsewhere or with other options is named
+        in the reason and returned as `previous`, never as the plan.
         """
         path = self.plan_path(key, stem)
         if path.is_file():
@@ -284,11 +328,12 @@ class EngineCache:
             why = explain_mismatch(side.key, key)
             if why is None:
                 return Lookup(path, f"cached plan {path.name} matches")
-            return Lookup(None, f"cached plan {path.name} not usable: {why}; rebuilding")
+            return Lookup(None, f"cached plan {path.name} not usable: {why}; rebuilding", side)
         for other in sorted(self.root.glob("*.plan")) if self.root.is_dir() else ():
             side = read_sidecar(other)
             if side is not None and side.key.model_identity == key.model_identity:
-                return Lookup(None, f"cached plan {other.name} not usable: {explain_mismatch(side.key, key)}; rebuilding")
+                return Lookup(None, f"cached plan {other.name} not usable: {explain_mismatch(side.key, key)}; "
+                                    "rebuilding", side)
         return Lookup(None, f"no cached plan for {key.precision} {key.input_shape} on {key.gpu_name} "
                             f"with TensorRT {key.tensorrt_version}; building")
 
@@ -296,12 +341,11 @@ class EngineCache:
 def check_plan_file(plan_path: str | Path, current_gpu: tuple[str, str], trt_version: str) -> tuple[PlanSidecar | None, str | None]:
     """For an explicitly given plan: (sidecar, None) when it may be loaded here, else (sidecar, reason).
 
-    A plan without a sidecar (e.g. built by trtexec) returns (None, None): the caller loads it with a
-    warning and TensorRT itself refuses a plan from another version.
+    A plan without a sidecar (e.g. built by trtexec) returns (None, None): the caller decides.
     """
     side = read_sidecar(plan_path)
     if side is None:
         return None, None
     current = EngineKey(current_gpu[0], current_gpu[1], trt_version, side.key.precision, side.key.input_shape,
-                        side.key.onnx_sha256)
+                        side.key.onnx_sha256, side.key.builder_options)
     return side, explain_mismatch(side.key, current)

@@ -1,11 +1,16 @@
-"""TensorRT engine: build a plan from ONNX (fp32 / fp16 / int8), cache it, run it.
+"""TensorRT engine: a strongly typed plan built from an ONNX file, self-checked, cached and run.
 
-Written against the TensorRT 10 Python API (`tensorrt`) and cuda-python's runtime bindings
-(`cuda.bindings.runtime`, or `cuda.cudart` in cuda-python < 12.8) for device memory and streams.
+One code path for TensorRT 10.x and 11.x: the network is created strongly typed, so the precision
+is the ONNX graph's (an fp16 file from `export onnx --precision fp16`, Q/DQ nodes in an int8 file),
+and the builder never touches the weak-typing API that 11.x removed (precision builder flags, int8
+calibrators, per-layer precision). Version table, cache key and self-check: docs/engines.md.
 
-NOT RUN: no machine this code was written on had TensorRT or cuda-python; the logic that does not
-need them (cache key, invalidation, version policy, calibration batches, sidecars) lives in
-`tensorrt_cache.py` and `calibration.py` and is tested. See docs/engines.md.
+Uses TensorRT's Python API (`tensorrt`) and cuda-python's runtime bindings (`cuda.bindings.runtime`,
+or `cuda.cudart` before cuda-python 12.8) for device memory and streams.
+
+NOT RUN ON A GPU: the calls are checked against the real 10.3, 10.13 and 11.4 Python bindings and
+driven end to end against a fake that refuses whatever a release lacks (test/engines), but no
+TensorRT native library has executed this code.
 """
 from __future__ import annotations
 
@@ -17,21 +22,24 @@ from pathlib import Path
 import numpy as np
 
 from .base import Engine
-from .calibration import CalibrationBatches
+from .self_check import SelfCheck, SelfCheckError, device_id, run_self_check
 from .tensorrt_cache import (
-    PRECISIONS,
     EngineCache,
     EngineKey,
     PlanSidecar,
     ShapeProfile,
+    canonical_options,
     check_plan_file,
     format_profile,
     onnx_input_shape,
+    parse_version,
     read_sidecar,
     resolve_profile,
     sha256_file,
-    version_warnings,
+    version_policy,
+    write_atomic,
     write_plan,
+    write_sidecar,
 )
 
 log = logging.getLogger(__name__)
@@ -39,13 +47,21 @@ log = logging.getLogger(__name__)
 INPUT_NAME = "image"
 OUTPUT_NAME = "depth"
 
+INSTALL_HINT = ('install TensorRT\'s Python package: desktop CUDA 12: pip install "tensorrt-cu12>=10.13,<12" '
+                '"cuda-python>=12.8,<13"; desktop CUDA 13: pip install "tensorrt-cu13>=11,<12" "cuda-python>=13"; '
+                "Jetson: TensorRT comes with JetPack (not from pip), so create the virtualenv with "
+                "--system-site-packages to see it")
+
+
+class TensorRTMissing(RuntimeError):
+    """TensorRT (or cuda-python) cannot be imported; the message keeps the original import error."""
+
 
 def _import_tensorrt():
     try:
         import tensorrt as trt
-    except ImportError:
-        raise RuntimeError("the tensorrt engine needs the TensorRT 10 Python package (`pip install tensorrt` "
-                           "on x86-64; JetPack provides it on Jetson)") from None
+    except ImportError as exc:  # includes the OSError-turned-ImportError of a missing libnvinfer.so
+        raise TensorRTMissing(f"the tensorrt engine cannot import tensorrt ({exc}); {INSTALL_HINT}") from None
     return trt
 
 
@@ -61,8 +77,8 @@ class CudaRuntime:
         except ImportError:
             try:
                 from cuda import cudart  # cuda-python < 12.8
-            except ImportError:
-                raise RuntimeError("the tensorrt engine needs cuda-python (`pip install cuda-python`)") from None
+            except ImportError as exc:
+                raise TensorRTMissing(f"the tensorrt engine cannot import cuda-python ({exc}); {INSTALL_HINT}") from None
         self.rt = cudart
         self.device = device
         self._check(cudart.cudaSetDevice(device), "cudaSetDevice")
@@ -108,164 +124,167 @@ class CudaRuntime:
 # ---------------------------------------------------------------------------------------------- build
 
 
-def _make_calibrator(trt, batches: CalibrationBatches, cache_file: Path, cuda: CudaRuntime):
-    """An IInt8EntropyCalibrator2 that feeds `batches` through one device buffer."""
-
-    class FolderCalibrator(trt.IInt8EntropyCalibrator2):
-        def __init__(self):
-            super().__init__()  # the base __init__ must run (pybind trampoline)
-            self._iter = iter(batches)
-            self._buffer = cuda.malloc(batches.nbytes)
-            self._stream = cuda.stream()
-
-        def get_batch_size(self):
-            return batches.batch_size
-
-        def get_batch(self, names):
-            batch = next(self._iter, None)
-            if batch is None:
-                return None
-            cuda.h2d(self._buffer, batch, self._stream)
-            cuda.sync(self._stream)
-            return [self._buffer]
-
-        def read_calibration_cache(self):
-            return cache_file.read_bytes() if cache_file.is_file() else None
-
-        def write_calibration_cache(self, cache):
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
-            cache_file.write_bytes(bytes(cache))
-
-        def release(self):
-            cuda.free(self._buffer)
-            cuda.destroy_stream(self._stream)
-            self._buffer = 0
-
-    return FolderCalibrator()
+def builder_options(workspace_gb: float = 4.0, tf32: bool = True) -> dict:
+    """The builder settings besides the profile that change the plan (they go into the cache key)."""
+    return {"workspace_bytes": int(workspace_gb * (1 << 30)), "tf32": bool(tf32)}
 
 
-def build_plan(onnx_path: str | Path, precision: str = "fp16", profile: ShapeProfile | None = None,
-               input_size: tuple[int, int] | None = None, max_batch: int = 1, calib_dir: str | Path | None = None,
-               calib_batch: int = 8, timing_cache: str | Path | None = None, calib_cache: str | Path | None = None,
-               workspace_gb: float = 4.0, fp32_norms: bool = True, cuda: CudaRuntime | None = None) -> tuple[bytes, dict]:
-    """Serialized TensorRT plan for `onnx_path` and a dict of builder settings for the sidecar.
+def _network_flags(trt) -> int:
+    """Strongly typed: 10.x needs the flag; in 11.x strong typing is always on (the flag is deprecated)."""
+    if parse_version(trt.__version__)[0] >= 11:
+        return 0
+    return 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
 
-    fp16 keeps LayerNormalization and Softmax layers in fp32 by default (`fp32_norms`, spec §6.2);
-    int8 needs `calib_dir` (images read through the same Preprocessor, at the opt shape) and also
-    enables fp16 for layers TensorRT leaves unquantised. The timing cache at `timing_cache` is read
-    before and written back after the build.
+
+def _load_timing_cache(config, path: Path | None):
+    """The builder's timing cache, from `path` when it is valid for this device; an empty one otherwise."""
+    data = path.read_bytes() if path is not None and path.is_file() else b""
+    cache = config.create_timing_cache(data)
+    if config.set_timing_cache(cache, False):  # ignore_mismatch=False: another device's cache is refused
+        return cache
+    log.warning("TensorRT: timing cache %s does not fit this device or version; starting an empty one", path)
+    cache = config.create_timing_cache(b"")
+    if not config.set_timing_cache(cache, False):
+        raise RuntimeError("TensorRT refused an empty timing cache")
+    return cache
+
+
+def build_plan(onnx_path: str | Path, profile: ShapeProfile, options: dict,
+               timing_cache: str | Path | None = None) -> tuple[bytes, dict]:
+    """Serialized plan for `onnx_path` (strongly typed) and the builder settings for the sidecar.
+
+    `options` is `builder_options(...)`. The timing cache at `timing_cache` is read first and written
+    back (temp file + rename) only after a successful build.
     """
     trt = _import_tensorrt()
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "int8" and calib_dir is None:
-        raise ValueError("int8 needs a calibration image folder (--calib-dir)")
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
+    network = builder.create_network(_network_flags(trt))
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise RuntimeError(f"TensorRT cannot parse {onnx_path}: {errors}")
-    if profile is None:
-        profile = resolve_profile(onnx_input_shape(onnx_path), input_size, max_batch)
+        raise RuntimeError(f"TensorRT cannot parse {onnx_path}: {errors or 'no parser error given'}")
     config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * (1 << 30)))
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(options["workspace_bytes"]))
+    if not options.get("tf32", True):
+        config.clear_flag(trt.BuilderFlag.TF32)  # TF32 is on by default; off gives IEEE fp32 matmuls
     trt_profile = builder.create_optimization_profile()
     trt_profile.set_shape(INPUT_NAME, *profile)
     config.add_optimization_profile(trt_profile)
-
-    settings = {"workspace_gb": workspace_gb, "profile": [list(s) for s in profile], "fp32_layers": []}
-    if precision in ("fp16", "int8"):
-        config.set_flag(trt.BuilderFlag.FP16)
-        if fp32_norms:
-            pinned = []
-            for i in range(network.num_layers):
-                layer = network.get_layer(i)
-                if layer.type in (trt.LayerType.NORMALIZATION, trt.LayerType.SOFTMAX):
-                    layer.precision = trt.float32
-                    layer.set_output_type(0, trt.float32)
-                    pinned.append(layer.name)
-            if pinned:
-                config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
-            settings["fp32_layers"] = pinned
-    calibrator = None
-    if precision == "int8":
-        cuda = cuda or CudaRuntime()
-        batches = CalibrationBatches(calib_dir, profile[1][2:], batch_size=calib_batch)
-        cache_file = Path(calib_cache) if calib_cache else Path(onnx_path).with_suffix(f".int8-{batches.fingerprint()}.calib")
-        calibrator = _make_calibrator(trt, batches, cache_file, cuda)
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = calibrator
-        calib_profile = builder.create_optimization_profile()
-        calib_profile.set_shape(INPUT_NAME, *((batches.batch_size, 3, *profile[1][2:]),) * 3)
-        config.set_calibration_profile(calib_profile)
-        settings["calibration"] = {"folder": str(calib_dir), "images": len(batches.files),
-                                   "batch": batches.batch_size, "fingerprint": batches.fingerprint()}
-
     timing_path = Path(timing_cache) if timing_cache else None
-    cache = config.create_timing_cache(timing_path.read_bytes() if timing_path and timing_path.is_file() else b"")
-    config.set_timing_cache(cache, False)  # ignore_mismatch=False: a cache from another GPU is not used
+    _load_timing_cache(config, timing_path)
 
     start = time.perf_counter()
-    try:
-        plan = builder.build_serialized_network(network, config)
-    finally:
-        if calibrator is not None:
-            calibrator.release()
+    plan = builder.build_serialized_network(network, config)
     if plan is None:
-        raise RuntimeError(f"TensorRT failed to build {onnx_path} ({precision}); see the TensorRT log above")
-    settings["build_seconds"] = round(time.perf_counter() - start, 1)
-    if timing_path:
-        timing_path.parent.mkdir(parents=True, exist_ok=True)
-        timing_path.write_bytes(bytes(config.get_timing_cache().serialize()))
+        raise RuntimeError(f"TensorRT failed to build {onnx_path}; see the TensorRT log above")
+    settings = {"profile": [list(s) for s in profile], "options": dict(options),
+                "build_seconds": round(time.perf_counter() - start, 1), "tensorrt": trt.__version__}
+    if timing_path is not None:
+        cache = config.get_timing_cache()
+        if cache is None:
+            log.warning("TensorRT: no timing cache to write after the build")
+        else:
+            write_atomic(timing_path, bytes(cache.serialize()))
     return bytes(plan), settings
 
 
-def _onnx_model_meta(onnx_path: Path) -> str:
+def _read_onnx(onnx_path: Path):
+    """(ModelMeta, precision) of one of our ONNX files, or a ValueError of one line."""
     from ..export import read_onnx_metadata
+    from ..precision import file_precision
 
-    meta, _ = read_onnx_metadata(onnx_path)
-    return meta.to_json()
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"{onnx_path}: no such ONNX file")
+    try:
+        meta, props = read_onnx_metadata(onnx_path)
+    except ValueError:
+        raise
+    except Exception as exc:  # protobuf's DecodeError for a corrupt file
+        raise ValueError(f"{onnx_path}: not a readable ONNX file ({type(exc).__name__})") from None
+    return meta, file_precision(props)
 
 
-def build_cached(onnx_path: str | Path, precision: str = "fp16", cache_dir: str | Path | None = None,
-                 output: str | Path | None = None, input_size: tuple[int, int] | None = None, max_batch: int = 1,
-                 calib_dir: str | Path | None = None, rebuild: bool = False, cuda: CudaRuntime | None = None,
-                 **build_options) -> Path:
-    """Path of a plan for `onnx_path` on this GPU: from the cache when its key matches, else built.
+def _check_precision(asked: str | None, actual: str, onnx_path: Path) -> None:
+    if asked is not None and asked != actual:
+        raise ValueError(f"precision {asked!r} asked for, but {onnx_path.name} is {actual}: the precision is carried "
+                         f"by the ONNX file (make one with `depth-anything-ros export precision --precision {asked}`)")
+
+
+def _self_check_plan(plan_path: Path | None, plan_bytes: bytes | None, onnx_path: Path, profile, cuda,
+                     meta) -> SelfCheck:
+    engine = TensorRTEngine(plan_path, meta=meta, cuda=cuda, plan_bytes=plan_bytes)
+    try:
+        size = tuple(int(v) for v in profile[1][2:])
+        return run_self_check(engine.infer, onnx_path, size)
+    finally:
+        engine.close()
+
+
+def _require_passing(check: dict, plan: Path) -> None:
+    if not check.get("ok"):
+        raise SelfCheckError(f"TensorRT plan {plan.name} failed its self-check: {check.get('reason', '?')}")
+
+
+def build_cached(onnx_path: str | Path, cache_dir: str | Path | None = None, output: str | Path | None = None,
+                 input_size: tuple[int, int] | None = None, max_batch: int = 1, rebuild: bool = False,
+                 cuda: "CudaRuntime | None" = None, workspace_gb: float = 4.0, tf32: bool = True,
+                 precision: str | None = None, profile: ShapeProfile | None = None,
+                 options: dict | None = None) -> Path:
+    """Path of a self-checked plan for `onnx_path` on this GPU: from the cache when its key matches, else built.
 
     `output` writes the plan (and its sidecar) there instead of the cache folder; the timing cache
-    still lives in the cache folder. Logs why a cached plan is not used.
+    still lives in the cache folder. `precision`, when given, must be the file's. `profile` and
+    `options` (recorded settings of an earlier build) override `input_size`/`max_batch` and
+    `workspace_gb`/`tf32`. A plan is returned only when its self-check on this device passed
+    (SelfCheckError otherwise); a new plan reaches its final path only after the build succeeded.
     """
     trt = _import_tensorrt()
-    for warning in version_warnings(trt.__version__):
-        log.warning(warning)
-    cuda = cuda or CudaRuntime()
+    policy = version_policy(trt.__version__)
+    if policy.warning:
+        log.warning(policy.warning)
     onnx_path = Path(onnx_path)
+    meta, file_prec = _read_onnx(onnx_path)
+    _check_precision(precision, file_prec, onnx_path)
+    cuda = cuda or CudaRuntime()
     gpu_name, capability = cuda.gpu()
-    probe_profile = resolve_profile(onnx_input_shape(onnx_path), input_size, max_batch)
-    key = EngineKey(gpu_name, capability, trt.__version__, precision, format_profile(probe_profile),
-                    sha256_file(onnx_path))
+    device = device_id(gpu_name, capability, cuda.device)
+    if profile is None:
+        profile = resolve_profile(onnx_input_shape(onnx_path), input_size, max_batch)
+    profile = tuple(tuple(int(v) for v in s) for s in profile)
+    options = dict(options) if options is not None else builder_options(workspace_gb, tf32)
+    key = EngineKey(gpu_name, capability, trt.__version__, file_prec, format_profile(profile),
+                    sha256_file(onnx_path), canonical_options(options))
     cache = EngineCache(cache_dir)
     target = Path(output) if output else cache.plan_path(key, onnx_path.stem)
     if not rebuild:
-        if output:
-            side, why = check_plan_file(target, (gpu_name, capability), trt.__version__) if target.is_file() else (None, "absent")
-            if side is not None and why is None and side.key == key:
-                log.info("using plan %s", target)
-                return target
+        side = read_sidecar(target) if target.is_file() else None
+        if side is not None and side.key == key:
+            found: Path | None = target
+        elif output:
+            found = None
         else:
-            found = cache.lookup(key, onnx_path.stem)
-            if found.plan is not None:
-                log.info("TensorRT: %s", found.reason)
-                return found.plan
-            log.warning("TensorRT: %s", found.reason)
-    plan, settings = build_plan(onnx_path, precision, profile=probe_profile, calib_dir=calib_dir,
-                                timing_cache=cache.timing_cache_path(key), cuda=cuda, **build_options)
-    sidecar = PlanSidecar(key, _onnx_model_meta(onnx_path), str(onnx_path.resolve()), settings)
-    write_plan(target, plan, sidecar)
-    log.info("TensorRT: built %s in %.0f s", target, settings["build_seconds"])
+            lookup = cache.lookup(key, onnx_path.stem)
+            found = lookup.plan
+            if found is None:
+                log.warning("TensorRT: %s", lookup.reason)
+        if found is not None:
+            side = read_sidecar(found)
+            record = side.self_checks.get(device)
+            if record is None:  # first load on this device
+                record = _self_check_plan(found, None, onnx_path, profile, cuda, meta).to_dict()
+                side.self_checks[device] = record
+                write_sidecar(found, side)
+            _require_passing(record, found)
+            log.info("TensorRT: using %s", found)
+            return found
+    plan, settings = build_plan(onnx_path, profile, options, timing_cache=cache.timing_cache_path(key))
+    check = _self_check_plan(None, plan, onnx_path, profile, cuda, meta)
+    sidecar = PlanSidecar(key, meta.to_json(), str(onnx_path.resolve()), settings, {device: check.to_dict()})
+    write_plan(target, plan, sidecar)  # recorded even when the check failed: no rebuild loop, never used
+    (log.info if check.ok else log.error)("TensorRT: built %s in %.0f s; %s", target, settings["build_seconds"],
+                                          check.line())
+    _require_passing(check.to_dict(), target)
     return target
 
 
@@ -273,18 +292,23 @@ def build_cached(onnx_path: str | Path, precision: str = "fp16", cache_dir: str 
 
 
 class TensorRTEngine(Engine):
-    """Runs a deserialized plan with named I/O tensors and `execute_async_v3` on its own stream."""
+    """Runs a deserialized plan with named I/O tensors and `execute_async_v3` on its own stream.
+
+    Construct it through `from_path` (which builds, checks and self-checks); the constructor itself
+    loads a plan file (or `plan_bytes`) as it is.
+    """
 
     name = "tensorrt"
 
-    def __init__(self, plan_path: str | Path, meta=None, cuda: CudaRuntime | None = None):
+    def __init__(self, plan_path: str | Path | None, meta=None, cuda: "CudaRuntime | None" = None,
+                 plan_bytes: bytes | None = None):
         from ...metadata import ModelMeta
 
         trt = _import_tensorrt()
         self.trt = trt
         self.cuda = cuda or CudaRuntime()
-        self.plan_path = Path(plan_path)
-        side = read_sidecar(self.plan_path)
+        self.plan_path = Path(plan_path) if plan_path is not None else None
+        side = read_sidecar(self.plan_path) if self.plan_path is not None else None
         if meta is None:
             if side is None:
                 raise ValueError(f"{self.plan_path}: no sidecar {self.plan_path.name}.json with the model metadata; "
@@ -292,11 +316,13 @@ class TensorRTEngine(Engine):
             meta = ModelMeta.from_json(side.model_meta)
         self.meta = meta
         self.sidecar = side
+        self.self_check: dict | None = None
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
-        self.engine = self._runtime.deserialize_cuda_engine(self.plan_path.read_bytes())
+        data = plan_bytes if plan_bytes is not None else self.plan_path.read_bytes()
+        self.engine = self._runtime.deserialize_cuda_engine(data)
         if self.engine is None:
-            raise RuntimeError(f"{self.plan_path}: TensorRT could not deserialize the plan (built by another version?)")
+            raise RuntimeError(f"{self.plan_path or 'plan'}: TensorRT could not deserialize it (built by another version?)")
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         if INPUT_NAME not in names or OUTPUT_NAME not in names:
@@ -305,42 +331,64 @@ class TensorRTEngine(Engine):
             raise ValueError(f"{self.plan_path}: expected float32 I/O tensors")
         lo, _, hi = self.engine.get_tensor_profile_shape(INPUT_NAME, 0)
         self.input_size = (int(lo[2]), int(lo[3])) if tuple(lo[2:]) == tuple(hi[2:]) else None
-        self._min_shape, self._max_shape = tuple(lo), tuple(hi)
+        self._min_shape, self._max_shape = tuple(int(v) for v in lo), tuple(int(v) for v in hi)
         self.stream = self.cuda.stream()
         self._in_ptr = self._out_ptr = 0
         self._capacity = self._out_elems = 0  # elements of the allocated input / output buffers
 
     @classmethod
-    def from_path(cls, model_path: str | Path, precision: str = "fp16", cache_dir: str | Path | None = None,
-                  input_size: tuple[int, int] | None = None, max_batch: int = 1, calib_dir: str | Path | None = None,
-                  rebuild: bool = False, device: int | str = 0, meta=None, **build_options) -> "TensorRTEngine":
-        """From a `.plan` (checked against this GPU and TensorRT via its sidecar) or an `.onnx` (built or cached).
+    def from_path(cls, model_path: str | Path, cache_dir: str | Path | None = None,
+                  input_size: tuple[int, int] | None = None, max_batch: int = 1, rebuild: bool = False,
+                  device: int | str = 0, meta=None, precision: str | None = None, workspace_gb: float = 4.0,
+                  tf32: bool = True, cuda: "CudaRuntime | None" = None) -> "TensorRTEngine":
+        """From an `.onnx` (built or cached, self-checked) or a `.plan` (checked against this GPU and TensorRT).
 
+        `precision`, when given, must equal the file's (it is carried by the ONNX file). A `.plan`
+        from another GPU / TensorRT is rebuilt from its recorded ONNX with its recorded settings.
         `meta` (a ModelMeta) is needed only for a plan without a sidecar (e.g. built by trtexec).
+        Raises SelfCheckError when the plan failed its comparison with ONNX Runtime.
         """
         trt = _import_tensorrt()
-        index = int(str(device).split(":")[-1]) if str(device) not in ("cuda", "0", "") else 0
-        cuda = CudaRuntime(index)
+        index = int(str(device).split(":")[-1]) if str(device) not in ("cuda", "") else 0
+        cuda = cuda or CudaRuntime(index)
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such file")
-        if path.suffix == ".onnx":
-            plan = build_cached(path, precision, cache_dir, input_size=input_size, max_batch=max_batch,
-                                calib_dir=calib_dir, rebuild=rebuild, cuda=cuda, **build_options)
+        if path.suffix != ".plan":
+            plan = build_cached(path, cache_dir, input_size=input_size, max_batch=max_batch, rebuild=rebuild,
+                                cuda=cuda, workspace_gb=workspace_gb, tf32=tf32, precision=precision)
             return cls(plan, cuda=cuda)
-        for warning in version_warnings(trt.__version__):
-            log.warning(warning)
+        policy = version_policy(trt.__version__)
+        if policy.warning:
+            log.warning(policy.warning)
         side, why = check_plan_file(path, cuda.gpu(), trt.__version__)
         if side is None:
-            log.warning("TensorRT: %s has no sidecar; cannot check its GPU / TensorRT version", path)
-        elif why is not None:
-            onnx = Path(side.onnx_path)
-            if not (onnx.is_file() and sha256_file(onnx) == side.key.onnx_sha256):
+            if policy.require_self_check:
+                raise SelfCheckError(f"{path.name} has no sidecar, so no self-check record, and TensorRT "
+                                     f"{trt.__version__} plans are used only after a passing self-check")
+            log.warning("TensorRT: %s has no sidecar; cannot check its GPU / TensorRT version or self-check it", path)
+            return cls(path, meta=meta, cuda=cuda)
+        _check_precision(precision, side.key.precision, path)
+        onnx = Path(side.onnx_path)
+        if not (onnx.is_file() and sha256_file(onnx) == side.key.onnx_sha256):
+            if why is not None:
                 raise RuntimeError(f"{path} cannot run here ({why}) and its ONNX {onnx} is gone or changed; "
                                    "rebuild it with `depth-anything-ros export tensorrt`")
-            log.warning("TensorRT: %s not usable: %s; rebuilding from %s", path.name, why, onnx)
-            h, w = (int(v) for v in side.builder["profile"][1][2:])
-            build_cached(onnx, side.key.precision, output=path, input_size=(h, w), rebuild=True, cuda=cuda)
+            record = side.self_checks.get(device_id(*cuda.gpu(), cuda.device))
+            if record is not None:
+                _require_passing(record, path)
+            elif policy.require_self_check:
+                raise SelfCheckError(f"{path.name}: its ONNX {onnx} is gone, so it cannot be self-checked on this "
+                                     f"device, and TensorRT {trt.__version__} plans need a passing self-check")
+            else:
+                log.warning("TensorRT: %s: its ONNX %s is gone; loading it without a self-check", path.name, onnx)
+            return cls(path, meta=meta, cuda=cuda)
+        if why is not None:
+            log.warning("TensorRT: %s not usable: %s; rebuilding from %s with its recorded settings", path.name, why, onnx)
+        # same path: a matching plan is self-checked on first use here; a mismatched one is rebuilt
+        # with the profile and options it was first built with
+        build_cached(onnx, output=path, cuda=cuda, rebuild=why is not None, profile=side.builder["profile"],
+                     options=side.builder.get("options"))
         return cls(path, meta=meta, cuda=cuda)
 
     def _ensure_buffers(self, batch_shape: tuple[int, ...], out_elems: int) -> None:
@@ -372,10 +420,12 @@ class TensorRTEngine(Engine):
         return out
 
     def describe(self) -> dict:
-        info = {"engine": self.name, "device": "cuda", "tensorrt": self.trt.__version__, "plan": self.plan_path.name,
+        info = {"engine": self.name, "device": "cuda", "tensorrt": self.trt.__version__,
+                "plan": self.plan_path.name if self.plan_path else None,
                 "input_size": list(self.input_size) if self.input_size else "dynamic"}
         if self.sidecar is not None:
-            info.update(gpu=self.sidecar.key.gpu_name, precision=self.sidecar.key.precision)
+            info.update(gpu=self.sidecar.key.gpu_name, precision=self.sidecar.key.precision,
+                        builder=self.sidecar.builder.get("options"))
         return info
 
     def close(self) -> None:
@@ -384,6 +434,9 @@ class TensorRTEngine(Engine):
         self.cuda.free(self._in_ptr)
         self.cuda.free(self._out_ptr)
         self._in_ptr = self._out_ptr = 0
+        if getattr(self, "stream", None) is not None:
+            self.cuda.destroy_stream(self.stream)
+            self.stream = None
         self.context = None
         self.engine = None
 
