@@ -32,8 +32,9 @@ EXTRAS = {
         "matplotlib>=3.8",
         "pillow>=10",
     ],
-    # Tests: transformers is the numerical reference, open3d the geometry reference.
-    "dev": ["pytest>=8", "transformers>=5.0", "open3d-cpu>=0.18", "scikit-image>=0.24",
+    # Tests: transformers is the numerical reference, open3d the geometry reference, cyclonedds a second
+    # DDS vendor reading the node's topics.
+    "dev": ["pytest>=8", "transformers>=5.0", "open3d-cpu>=0.18", "scikit-image>=0.24", "cyclonedds>=11.0",
             "colcon-core>=0.15", "colcon-ros>=0.4", "colcon-python-setup-py>=0.2"],
 }
 

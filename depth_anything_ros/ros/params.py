@@ -63,7 +63,7 @@ class NodeConfig:
     diagnostics_period: float = 1.0  # seconds
     log_throttle: float = 1.0  # seconds between two logs of the same bad-input reason
     input_qos: QosConfig = field(default_factory=QosConfig)
-    output_qos: QosConfig = field(default_factory=lambda: QosConfig(reliability="reliable"))
+    output_qos: QosConfig = field(default_factory=lambda: QosConfig(reliability="reliable", depth=3))
 
     # filled by validate()
     network_hw: tuple[int, int] | None = field(default=None, compare=False, repr=False)
