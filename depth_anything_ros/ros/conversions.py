@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 
-from ..geometry import cloud_layout
+from ..geometry import DISTORTION_MODELS, cloud_layout, crop_and_bin, has_distortion
 from .message_buffers import as_message_data
 
 # encoding -> (numpy dtype, channels)
@@ -174,15 +174,20 @@ def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", header=None, quality: 
 # -------------------------------------------------------------------------------------- CameraInfo
 
 
+MIN_FOCAL_PX = 1.0  # a focal length under one pixel is a corrupt calibration (field of view near 180 degrees)
+
+
 def camera_info_K(msg: CameraInfo) -> np.ndarray:
-    """The 3x3 K of a CameraInfo, or InputError when it cannot be used (zeros, NaN, no size)."""
+    """The 3x3 K of a CameraInfo (full sensor), or InputError when it cannot be used (zeros, NaN, no size)."""
     K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
     if not np.isfinite(K).all():
         raise InputError("camera_info", "CameraInfo K has NaN/Inf entries")
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    if fx <= 0 or fy <= 0 or K[2, 2] != 1.0:
+    if fx <= 0 or fy <= 0 or K[2, 2] != 1.0 or K[1, 0] or K[2, 0] or K[2, 1]:
         raise InputError("camera_info", f"CameraInfo K is not a calibrated pinhole matrix (fx={fx:g}, fy={fy:g}, "
                                         f"k[8]={K[2, 2]:g}); zeros mean an uncalibrated camera")
+    if fx < MIN_FOCAL_PX or fy < MIN_FOCAL_PX:
+        raise InputError("camera_info", f"CameraInfo focal length fx={fx:g}, fy={fy:g} px is below {MIN_FOCAL_PX:g} px")
     if msg.width <= 0 or msg.height <= 0:
         raise InputError("camera_info", f"CameraInfo has no image size ({msg.width}x{msg.height})")
     if not (0 <= cx <= msg.width and 0 <= cy <= msg.height):
@@ -191,8 +196,51 @@ def camera_info_K(msg: CameraInfo) -> np.ndarray:
     return K
 
 
+def camera_info_distortion(msg: CameraInfo, K: np.ndarray) -> tuple[str, np.ndarray]:
+    """(distortion_model, D) the rays can undistort, or InputError naming what is not supported.
+
+    An empty model name is accepted only without distortion (all-zero or empty D)."""
+    D = np.asarray(msg.d, dtype=np.float64).ravel()
+    model = msg.distortion_model
+    if not np.isfinite(D).all():
+        raise InputError("camera_info", "CameraInfo D has NaN/Inf entries")
+    if model == "" and not has_distortion(D):
+        return model, D
+    if model not in DISTORTION_MODELS:
+        raise InputError("camera_info_model", f"CameraInfo distortion model {model!r} is not supported "
+                                              f"(supported: {', '.join(DISTORTION_MODELS)})")
+    if D.size not in DISTORTION_MODELS[model] and has_distortion(D):
+        raise InputError("camera_info", f"CameraInfo D has {D.size} coefficients; {model} takes "
+                                        f"{' or '.join(map(str, DISTORTION_MODELS[model]))}")
+    if K[0, 1] != 0.0 and has_distortion(D):
+        raise InputError("camera_info", f"CameraInfo K has skew {K[0, 1]:g} together with {model} distortion; "
+                                        "OpenCV's undistortion has no skew term")
+    return model, D
+
+
+def camera_info_delivered(msg: CameraInfo, K: np.ndarray, P: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """(K, P, (H, W)) of the image the camera delivers: the calibration (full sensor) with the message's region
+    of interest and binning applied (REP 104; all-zero roi = the full image, binning 0 = 1)."""
+    bx, by = max(int(msg.binning_x), 1), max(int(msg.binning_y), 1)
+    roi = msg.roi
+    full = roi.width == 0 or roi.height == 0
+    x0, y0 = (0, 0) if full else (int(roi.x_offset), int(roi.y_offset))
+    rw, rh = (int(msg.width), int(msg.height)) if full else (int(roi.width), int(roi.height))
+    if x0 + rw > msg.width or y0 + rh > msg.height:
+        raise InputError("camera_info", f"CameraInfo roi {rw}x{rh}+{x0}+{y0} lies outside its "
+                                        f"{msg.width}x{msg.height} image")
+    h, w = rh // by, rw // bx
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise InputError("camera_info", f"CameraInfo binning {bx}x{by} of a {rw}x{rh} region leaves {w}x{h} pixels")
+    if (bx, by, x0, y0, rw, rh) == (1, 1, 0, 0, msg.width, msg.height):
+        return K, P, (h, w)
+    return crop_and_bin(K, x0, y0, bx, by), crop_and_bin(P, x0, y0, bx, by), (h, w)
+
+
 def scaled_camera_info(src: CameraInfo, K: np.ndarray, P: np.ndarray, size: tuple[int, int], header) -> CameraInfo:
-    """A CameraInfo for an image of `size` (H, W) with already scaled K (3x3) and P (3x4)."""
+    """The CameraInfo of an image of `size` (H, W) whose K (3x3) and P (3x4) are given: it describes exactly
+    that image (no binning, no region of interest; the distortion of `src`, which does not depend on scale)."""
     out = CameraInfo()
     out.header = header
     out.height, out.width = int(size[0]), int(size[1])
@@ -201,8 +249,6 @@ def scaled_camera_info(src: CameraInfo, K: np.ndarray, P: np.ndarray, size: tupl
     out.k = np.asarray(K, dtype=np.float64).ravel()
     out.r = src.r
     out.p = np.asarray(P, dtype=np.float64).ravel()
-    out.binning_x, out.binning_y = src.binning_x, src.binning_y
-    out.roi = src.roi
     return out
 
 
