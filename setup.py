@@ -18,6 +18,8 @@ EXTRAS = {
         "ros-diagnostic-msgs==5.5.1",
         "ros-lifecycle-msgs==2.3.0",
         "ros-rmw-fastrtps-cpp==9.3.3",
+        # strict JPEG decoding (libjpeg-turbo's recoverable errors are errors) and header-only size checks
+        "simplejpeg>=1.7",
     ],
     # Training, data engine and evaluation.
     "train": [

@@ -133,8 +133,16 @@ def to_rgb8(arr: np.ndarray, encoding: str) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(grey), cv2.COLOR_GRAY2RGB)
 
 
-def image_msg_to_rgb(msg: Image) -> np.ndarray:
-    """A camera Image -> RGB uint8 (H, W, 3), or InputError."""
+def check_pixel_budget(width: int, height: int, max_pixels: int, what: str) -> None:
+    """InputError when an image of width x height exceeds `max_pixels` (0 = no limit)."""
+    if max_pixels and width * height > max_pixels:
+        raise InputError("too_large", f"{what} {width}x{height} has {width * height} pixels, over "
+                                      f"max_input_pixels {max_pixels}")
+
+
+def image_msg_to_rgb(msg: Image, max_pixels: int = 0) -> np.ndarray:
+    """A camera Image -> RGB uint8 (H, W, 3), or InputError (also for more than `max_pixels` pixels)."""
+    check_pixel_budget(int(msg.width), int(msg.height), max_pixels, "image")
     if msg.encoding not in INPUT_ENCODINGS:
         what = "is not a camera image" if msg.encoding in ENCODINGS else "is not supported"
         raise InputError("encoding", f"encoding {msg.encoding!r} {what} (expected one of {', '.join(INPUT_ENCODINGS)})")
@@ -143,16 +151,56 @@ def image_msg_to_rgb(msg: Image) -> np.ndarray:
     return to_rgb8(image_to_numpy(msg), msg.encoding)
 
 
-def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """CompressedImage (JPEG or PNG; any `format` string) -> RGB uint8 (H, W, 3), or InputError."""
-    buf = np.frombuffer(msg.data, np.uint8)
-    if buf.size == 0:
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SOI = b"\xff\xd8"
+
+
+def compressed_size(data) -> tuple[str, int, int]:
+    """("jpeg" | "png", width, height) from the header alone, or InputError (neither format, bad header).
+
+    PNG: the IHDR chunk must come first, at a fixed offset (PNG spec, 5.2-5.3 and 11.2.2), so its
+    width and height are read here directly; JPEG: libjpeg-turbo's header parser (simplejpeg)."""
+    head = bytes(data[:24])
+    if head.startswith(PNG_SIGNATURE):
+        if len(head) < 24 or head[12:16] != b"IHDR":
+            raise InputError("decode", "PNG without an IHDR header")
+        return "png", int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head.startswith(JPEG_SOI):
+        import simplejpeg
+
+        try:
+            h, w, _, _ = simplejpeg.decode_jpeg_header(data)
+        except ValueError as exc:
+            raise InputError("decode", f"JPEG header unreadable: {exc}") from None
+        return "jpeg", int(w), int(h)
+    raise InputError("decode", f"CompressedImage data is neither JPEG nor PNG (starts with {head[:4].hex()})")
+
+
+def compressed_msg_to_rgb(msg: CompressedImage, max_pixels: int = 0) -> np.ndarray:
+    """CompressedImage (JPEG or PNG; any `format` string) -> RGB uint8 (H, W, 3), or InputError.
+
+    The size is checked against `max_pixels` from the header, before anything is decoded. JPEG is decoded
+    strictly (libjpeg-turbo's recoverable errors, e.g. truncated or corrupt entropy data, are errors: OpenCV
+    would only warn and return a damaged image). EXIF orientation is ignored: the pixel grid is the camera's,
+    and CameraInfo describes that grid."""
+    data = msg.data
+    if len(data) == 0:
         raise InputError("data", f"empty CompressedImage (format {msg.format!r})")
-    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    kind, w, h = compressed_size(data)
+    check_pixel_budget(w, h, max_pixels, f"{kind.upper()} image")
+    if min(w, h) < MIN_IMAGE_SIDE:
+        raise InputError("size", f"{kind.upper()} image {w}x{h} is too small")
+    if kind == "jpeg":
+        import simplejpeg
+
+        try:
+            rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+        except ValueError as exc:
+            raise InputError("decode", f"corrupt JPEG ({len(data)} bytes): {exc}") from None
+        return rgb
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
-        raise InputError("decode", f"cannot decode {buf.size} bytes of CompressedImage (format {msg.format!r})")
-    if bgr.shape[0] < MIN_IMAGE_SIDE or bgr.shape[1] < MIN_IMAGE_SIDE:
-        raise InputError("size", f"decoded image {bgr.shape[1]}x{bgr.shape[0]} is too small")
+        raise InputError("decode", f"cannot decode {len(data)} bytes of PNG (format {msg.format!r})")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

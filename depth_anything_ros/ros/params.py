@@ -44,6 +44,7 @@ class NodeConfig:
     num_threads: int = 0  # intra-op threads (torch, onnxruntime); 0 = library default
     # input
     input_type: str = "raw"  # raw: `image` (sensor_msgs/Image); compressed: `image/compressed`
+    max_input_pixels: int = 40_000_000  # larger frames are skipped (compressed: from the header, before decoding)
     # depth output
     output_scale: float = 1.0  # output size = input size × scale (K/P scaled to match)
     min_depth: float = 0.1  # metres; below -> NaN
@@ -139,6 +140,8 @@ def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
             raise ParameterError(f"network_size: {exc}") from None
     if cfg.num_threads < 0:
         raise ParameterError(f"num_threads: must be >= 0, got {cfg.num_threads}")
+    if not 16 <= cfg.max_input_pixels <= 1_000_000_000:
+        raise ParameterError(f"max_input_pixels: must be in 16..1000000000, got {cfg.max_input_pixels}")
     if not 0.0 < cfg.output_scale <= 4.0:
         raise ParameterError(f"output_scale: must be in (0, 4], got {cfg.output_scale}")
     if not cfg.min_depth >= 0.0:

@@ -89,8 +89,8 @@ class DepthPipeline:
     def decode(self, msg) -> np.ndarray:
         """Image or CompressedImage -> RGB uint8 (H, W, 3); InputError for bad input."""
         if isinstance(msg, CompressedImage):
-            return conv.compressed_msg_to_rgb(msg)
-        return conv.image_msg_to_rgb(msg)
+            return conv.compressed_msg_to_rgb(msg, self.cfg.max_input_pixels)
+        return conv.image_msg_to_rgb(msg, self.cfg.max_input_pixels)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         s = self.cfg.output_scale
