@@ -122,10 +122,12 @@ def _choice(name: str, value: str, choices) -> None:
 
 
 def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
-    """Check every value; returns `cfg` (with `network_hw` parsed) or raises ParameterError."""
+    """Check every value; returns `cfg` (with `network_hw` parsed) or raises ParameterError.
+
+    `check_files=False` checks the values alone (model_path may be empty or name a file not there yet)."""
     from ..inference.preprocess import parse_size
 
-    if not cfg.model_path:
+    if not cfg.model_path and check_files:
         raise ParameterError("model_path is empty: set it to a checkpoint (.safetensors/.pth) or an .onnx file")
     if check_files and not Path(os.path.expanduser(cfg.model_path)).is_file():
         raise ParameterError(f"model_path: no such file {cfg.model_path}")
@@ -168,6 +170,20 @@ def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
         if not 1 <= q.depth <= 100:
             raise ParameterError(f"{name}.depth: must be in 1..100, got {q.depth}")
     return cfg
+
+
+# what a running node applies on a set-parameters request; everything else needs the model, the engine, the
+# subscriptions or the QoS rebuilt (RESTART_ONLY), i.e. a lifecycle reconfigure or a restart
+LIVE_PARAMETERS = frozenset({
+    "min_depth", "max_depth", "relative_scale", "output_scale", "publish_depth_mm", "lazy_outputs",
+    "publish_points", "points_rgb", "points_stride", "publish_colored", "colored_min", "colored_max",
+    "diagnostics_period", "log_throttle", "max_input_pixels",
+})
+
+
+def restart_only_parameters() -> frozenset[str]:
+    """The node's parameters that only a (re)configure applies."""
+    return frozenset(NodeConfig().flat_defaults()) - LIVE_PARAMETERS
 
 
 def validate_for_model(cfg: NodeConfig, kind: str, model_max_depth: float | None) -> tuple[float, float]:
