@@ -11,6 +11,7 @@ Topics (relative names; remap them):
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -143,7 +144,9 @@ class DepthNodeCore:
         else:
             self.subs.append(n.create_subscription(Image, "image", self.on_image, iq,
                                                    callback_group=self.image_group))
-        self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, iq,
+        # camera_info: a deeper queue, so that this cheap callback sees every one (frame drop counting)
+        info_q = qos_profile(dataclasses.replace(cfg.input_qos, depth=max(10, cfg.input_qos.depth)))
+        self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, info_q,
                                                callback_group=self.aux_group))
         self._start_diagnostics_timer()
         topic = n.resolve_topic_name("image/compressed" if cfg.input_type == "compressed" else "image")
@@ -239,6 +242,7 @@ class DepthNodeCore:
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         """Cache the latest usable CameraInfo; reject (logged, previous kept) unusable ones."""
+        self.stats.on_camera_info(conv.stamp_to_seconds(msg.header.stamp))
         try:
             cam = CameraModel.from_msg(msg)
             last = self._last_image_size
@@ -263,7 +267,7 @@ class DepthNodeCore:
             return
         t0 = time.perf_counter()
         stamp = conv.stamp_to_seconds(msg.header.stamp)
-        self.stats.on_received(stamp)
+        stamp_ok = self.stats.on_received(stamp)
         wanted = None
         if self.cfg.lazy_outputs:
             wanted = [k for k in pipeline.outputs if self.pubs[k].get_subscription_count()]
@@ -300,8 +304,8 @@ class DepthNodeCore:
                 self.stats.on_failed(f"publishing: {type(exc).__name__}: {exc}")
                 self.throttle.log("publish", f"frame failed while publishing: {type(exc).__name__}: {exc}")
             return
-        now = self.node.get_clock().now().nanoseconds * 1e-9
-        self.stats.on_processed((now - stamp) * 1e3, (time.perf_counter() - t0) * 1e3, published)
+        latency = (self.node.get_clock().now().nanoseconds * 1e-9 - stamp) * 1e3 if stamp_ok else None
+        self.stats.on_processed(latency, (time.perf_counter() - t0) * 1e3, published)
 
     def publish_diagnostics(self) -> None:
         """One /diagnostics message (stamped with the node's clock: ROS time, or /clock with use_sim_time)."""
