@@ -21,6 +21,8 @@ EXTRAS = {
         "ros-diagnostic-msgs==5.5.1",
         "ros-lifecycle-msgs==2.3.0",
         "ros-rmw-fastrtps-cpp==9.3.3",
+        # strict JPEG decoding (libjpeg-turbo's recoverable errors are errors) and header-only size checks
+        "simplejpeg>=1.7",
     ],
     # Training, data engine and evaluation.
     "train": [
@@ -35,8 +37,9 @@ EXTRAS = {
         "matplotlib>=3.8",
         "pillow>=10",
     ],
-    # Tests: transformers is the numerical reference, open3d the geometry reference.
-    "dev": ["pytest>=8", "transformers>=5.0", "open3d-cpu>=0.18", "scikit-image>=0.24",
+    # Tests: transformers is the numerical reference, open3d the geometry reference, cyclonedds a second
+    # DDS vendor reading the node's topics.
+    "dev": ["pytest>=8", "transformers>=5.0", "open3d-cpu>=0.18", "scikit-image>=0.24", "cyclonedds>=11.0",
             "colcon-core>=0.15", "colcon-ros>=0.4", "colcon-python-setup-py>=0.2"],
 }
 

@@ -80,44 +80,103 @@ def scale_intrinsics(K: np.ndarray, src_size: tuple[int, int], dst_size: tuple[i
     return M
 
 
-def pixel_rays(K: np.ndarray, height: int, width: int, stride: int = 1) -> np.ndarray:
+# distortion models of sensor_msgs/CameraInfo (REP 104) the rays undistort, with the D lengths OpenCV takes
+DISTORTION_MODELS = {"plumb_bob": (4, 5), "rational_polynomial": (8, 12, 14), "equidistant": (4,)}
+# OpenCV's iterative undistortion: its default (5 iterations) leaves pixels off by several pixels near the
+# corners of a strong wide-angle lens; iterate to convergence instead (once per camera, not per frame)
+UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-6)
+# a ray whose point does not project back onto its pixel within this (the lens model folds over there)
+# is NaN: the cloud has no point for that pixel rather than a wrong one
+REPROJECTION_TOL_PX = 0.01
+
+
+def crop_and_bin(K: np.ndarray, x_offset: int, y_offset: int, binning_x: int, binning_y: int) -> np.ndarray:
+    """K (or the 3x4 P) of the full sensor -> that of the image a camera delivers after its region of interest
+    and binning (image_geometry's convention: cx' = (cx - x_offset) / binning_x, fx' = fx / binning_x)."""
+    M = np.array(K, dtype=np.float64, copy=True)
+    M[0, 2] -= x_offset * M[2, 2]
+    M[1, 2] -= y_offset * M[2, 2]
+    M[0, :] /= max(binning_x, 1)
+    M[1, :] /= max(binning_y, 1)
+    return M
+
+
+def has_distortion(D) -> bool:
+    return bool(np.any(np.asarray(D, dtype=np.float64) != 0.0))
+
+
+def pixel_rays(K: np.ndarray, height: int, width: int, stride: int = 1, D=(), model: str = "plumb_bob"
+               ) -> np.ndarray:
     """float32 (h, w, 3) rays (x/z, y/z, 1) for the pixels (u, v) = (stride*j, stride*i) of a
-    `height`×`width` image with intrinsics K; h = ceil(height/stride), w = ceil(width/stride).
+    `height`×`width` image with intrinsics K and distortion D of `model`; h = ceil(height/stride),
+    w = ceil(width/stride).
 
     A depth map sampled at the same pixels times these rays is the point cloud:
-    `depth[::stride, ::stride, None] * rays`.
+    `depth[::stride, ::stride, None] * rays`. Without distortion the rays are K⁻¹ (u, v, 1), skew
+    included; with distortion they are OpenCV's undistorted normalised coordinates
+    (`cv2.undistortPoints`, or `cv2.fisheye.undistortPoints` for `equidistant`), which take no skew,
+    NaN where the point does not project back onto its pixel (`cv2.projectPoints`) within
+    REPROJECTION_TOL_PX.
     """
     K = np.asarray(K, dtype=np.float64)
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
+    fx, fy, cx, cy, skew = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
+    if not (np.isfinite([fx, fy, cx, cy, skew]).all() and fx > 0 and fy > 0):
         raise ValueError(f"invalid intrinsics fx={fx} fy={fy} cx={cx} cy={cy}")
-    u = (np.arange(0, width, stride, dtype=np.float64) - cx) / fx
-    v = (np.arange(0, height, stride, dtype=np.float64) - cy) / fy
-    rays = np.empty((v.size, u.size, 3), np.float32)
-    rays[..., 0] = u[None, :]
-    rays[..., 1] = v[:, None]
+    us = np.arange(0, width, stride, dtype=np.float64)
+    vs = np.arange(0, height, stride, dtype=np.float64)
+    rays = np.empty((vs.size, us.size, 3), np.float32)
     rays[..., 2] = 1.0
+    if not has_distortion(D):
+        y = (vs - cy) / fy
+        rays[..., 1] = y[:, None]
+        rays[..., 0] = (us[None, :] - cx - skew * y[:, None]) / fx
+        return rays
+    if model not in DISTORTION_MODELS:
+        raise ValueError(f"unknown distortion model {model!r}")
+    if skew != 0.0:
+        raise ValueError("skew with lens distortion: OpenCV's undistortion has no skew term")
+    D = np.asarray(D, dtype=np.float64).ravel()
+    grid = np.empty((vs.size, us.size, 2), np.float64)
+    grid[..., 0] = us[None, :]
+    grid[..., 1] = vs[:, None]
+    pts = grid.reshape(-1, 1, 2)
+    zero = np.zeros((1, 1, 3))
+    if model == "equidistant":
+        norm = cv2.fisheye.undistortPoints(pts, K, D, criteria=UNDISTORT_CRITERIA)
+        back, _ = cv2.fisheye.projectPoints(np.dstack([norm, np.ones(norm.shape[:2])]), zero, zero, K, D)
+    else:
+        norm = cv2.undistortPoints(pts, K, D, criteria=UNDISTORT_CRITERIA)
+        back, _ = cv2.projectPoints(np.dstack([norm, np.ones(norm.shape[:2])]), zero, zero, K, D)
+    bad = ~(np.linalg.norm(back - pts, axis=-1) <= REPROJECTION_TOL_PX)
+    norm[bad] = np.nan
+    rays[..., :2] = norm.reshape(vs.size, us.size, 2)
     return rays
 
 
 class RayCache:
-    """Pixel rays per (K, size, stride), computed once and reused while the camera stays the same.
+    """Pixel rays per (K, D, model, size, stride), computed once and reused while the camera stays the same.
 
     Keeps the last few entries (a camera that alternates between two resolutions does not thrash).
     The rays are returned as separate contiguous planes `(rx, ry)` (each float32 (h, w)), the
-    layout that the per-frame multiply-and-merge needs.
+    layout that the per-frame multiply-and-merge needs, plus a plane `rz` (1, or NaN for pixels
+    without a ray) when the lens model leaves some pixels without one.
     """
 
     def __init__(self, capacity: int = 4):
         self.capacity = capacity
         self._entries: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
-    def get(self, K: np.ndarray, height: int, width: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        key = (tuple(np.asarray(K, dtype=np.float64)[:2, :3].ravel().tolist()), height, width, stride)
+    def get(self, K: np.ndarray, height: int, width: int, stride: int = 1, D=(), model: str = "plumb_bob"
+            ) -> tuple[np.ndarray, np.ndarray]:
+        distorted = has_distortion(D)
+        key = (tuple(np.asarray(K, dtype=np.float64)[:2, :3].ravel().tolist()), height, width, stride,
+               tuple(np.asarray(D, dtype=np.float64).ravel().tolist()) if distorted else (), model if distorted else "")
         hit = self._entries.get(key)
         if hit is None:
-            rays = pixel_rays(K, height, width, stride)
+            rays = pixel_rays(K, height, width, stride, D, model)
             hit = (np.ascontiguousarray(rays[..., 0]), np.ascontiguousarray(rays[..., 1]))
+            if np.isnan(hit[0]).any():  # pixels without a ray: a third plane (1 or NaN) makes their z NaN too
+                hit += (np.where(np.isnan(hit[0]), np.float32(np.nan), np.float32(1.0)),)
             if len(self._entries) >= self.capacity:
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = hit
@@ -137,9 +196,11 @@ def backproject(depth: np.ndarray, rays: tuple[np.ndarray, np.ndarray], stride: 
     """
     z = depth[::stride, ::stride] if stride > 1 else depth
     z = np.ascontiguousarray(z, dtype=np.float32)
-    rx, ry = rays
+    rx, ry = rays[:2]
     if z.shape != rx.shape:
         raise ValueError(f"depth {depth.shape} at stride {stride} gives {z.shape}, rays are {rx.shape}")
+    if len(rays) > 2:
+        z = z * rays[2]
     planes = [rx * z, ry * z, z]
     if extra is not None:
         planes.append(np.ascontiguousarray(extra, dtype=np.float32))

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 
-from ..geometry import cloud_layout
+from ..geometry import DISTORTION_MODELS, cloud_layout, crop_and_bin, has_distortion
 from .message_buffers import as_message_data
 
 # encoding -> (numpy dtype, channels)
@@ -133,8 +133,16 @@ def to_rgb8(arr: np.ndarray, encoding: str) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(grey), cv2.COLOR_GRAY2RGB)
 
 
-def image_msg_to_rgb(msg: Image) -> np.ndarray:
-    """A camera Image -> RGB uint8 (H, W, 3), or InputError."""
+def check_pixel_budget(width: int, height: int, max_pixels: int, what: str) -> None:
+    """InputError when an image of width x height exceeds `max_pixels` (0 = no limit)."""
+    if max_pixels and width * height > max_pixels:
+        raise InputError("too_large", f"{what} {width}x{height} has {width * height} pixels, over "
+                                      f"max_input_pixels {max_pixels}")
+
+
+def image_msg_to_rgb(msg: Image, max_pixels: int = 0) -> np.ndarray:
+    """A camera Image -> RGB uint8 (H, W, 3), or InputError (also for more than `max_pixels` pixels)."""
+    check_pixel_budget(int(msg.width), int(msg.height), max_pixels, "image")
     if msg.encoding not in INPUT_ENCODINGS:
         what = "is not a camera image" if msg.encoding in ENCODINGS else "is not supported"
         raise InputError("encoding", f"encoding {msg.encoding!r} {what} (expected one of {', '.join(INPUT_ENCODINGS)})")
@@ -143,16 +151,56 @@ def image_msg_to_rgb(msg: Image) -> np.ndarray:
     return to_rgb8(image_to_numpy(msg), msg.encoding)
 
 
-def compressed_msg_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """CompressedImage (JPEG or PNG; any `format` string) -> RGB uint8 (H, W, 3), or InputError."""
-    buf = np.frombuffer(msg.data, np.uint8)
-    if buf.size == 0:
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SOI = b"\xff\xd8"
+
+
+def compressed_size(data) -> tuple[str, int, int]:
+    """("jpeg" | "png", width, height) from the header alone, or InputError (neither format, bad header).
+
+    PNG: the IHDR chunk must come first, at a fixed offset (PNG spec, 5.2-5.3 and 11.2.2), so its
+    width and height are read here directly; JPEG: libjpeg-turbo's header parser (simplejpeg)."""
+    head = bytes(data[:24])
+    if head.startswith(PNG_SIGNATURE):
+        if len(head) < 24 or head[12:16] != b"IHDR":
+            raise InputError("decode", "PNG without an IHDR header")
+        return "png", int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head.startswith(JPEG_SOI):
+        import simplejpeg
+
+        try:
+            h, w, _, _ = simplejpeg.decode_jpeg_header(data)
+        except ValueError as exc:
+            raise InputError("decode", f"JPEG header unreadable: {exc}") from None
+        return "jpeg", int(w), int(h)
+    raise InputError("decode", f"CompressedImage data is neither JPEG nor PNG (starts with {head[:4].hex()})")
+
+
+def compressed_msg_to_rgb(msg: CompressedImage, max_pixels: int = 0) -> np.ndarray:
+    """CompressedImage (JPEG or PNG; any `format` string) -> RGB uint8 (H, W, 3), or InputError.
+
+    The size is checked against `max_pixels` from the header, before anything is decoded. JPEG is decoded
+    strictly (libjpeg-turbo's recoverable errors, e.g. truncated or corrupt entropy data, are errors: OpenCV
+    would only warn and return a damaged image). EXIF orientation is ignored: the pixel grid is the camera's,
+    and CameraInfo describes that grid."""
+    data = msg.data
+    if len(data) == 0:
         raise InputError("data", f"empty CompressedImage (format {msg.format!r})")
-    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    kind, w, h = compressed_size(data)
+    check_pixel_budget(w, h, max_pixels, f"{kind.upper()} image")
+    if min(w, h) < MIN_IMAGE_SIDE:
+        raise InputError("size", f"{kind.upper()} image {w}x{h} is too small")
+    if kind == "jpeg":
+        import simplejpeg
+
+        try:
+            rgb = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+        except ValueError as exc:
+            raise InputError("decode", f"corrupt JPEG ({len(data)} bytes): {exc}") from None
+        return rgb
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
-        raise InputError("decode", f"cannot decode {buf.size} bytes of CompressedImage (format {msg.format!r})")
-    if bgr.shape[0] < MIN_IMAGE_SIDE or bgr.shape[1] < MIN_IMAGE_SIDE:
-        raise InputError("size", f"decoded image {bgr.shape[1]}x{bgr.shape[0]} is too small")
+        raise InputError("decode", f"cannot decode {len(data)} bytes of PNG (format {msg.format!r})")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -174,15 +222,20 @@ def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", header=None, quality: 
 # -------------------------------------------------------------------------------------- CameraInfo
 
 
+MIN_FOCAL_PX = 1.0  # a focal length under one pixel is a corrupt calibration (field of view near 180 degrees)
+
+
 def camera_info_K(msg: CameraInfo) -> np.ndarray:
-    """The 3x3 K of a CameraInfo, or InputError when it cannot be used (zeros, NaN, no size)."""
+    """The 3x3 K of a CameraInfo (full sensor), or InputError when it cannot be used (zeros, NaN, no size)."""
     K = np.asarray(msg.k, dtype=np.float64).reshape(3, 3)
     if not np.isfinite(K).all():
         raise InputError("camera_info", "CameraInfo K has NaN/Inf entries")
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    if fx <= 0 or fy <= 0 or K[2, 2] != 1.0:
+    if fx <= 0 or fy <= 0 or K[2, 2] != 1.0 or K[1, 0] or K[2, 0] or K[2, 1]:
         raise InputError("camera_info", f"CameraInfo K is not a calibrated pinhole matrix (fx={fx:g}, fy={fy:g}, "
                                         f"k[8]={K[2, 2]:g}); zeros mean an uncalibrated camera")
+    if fx < MIN_FOCAL_PX or fy < MIN_FOCAL_PX:
+        raise InputError("camera_info", f"CameraInfo focal length fx={fx:g}, fy={fy:g} px is below {MIN_FOCAL_PX:g} px")
     if msg.width <= 0 or msg.height <= 0:
         raise InputError("camera_info", f"CameraInfo has no image size ({msg.width}x{msg.height})")
     if not (0 <= cx <= msg.width and 0 <= cy <= msg.height):
@@ -191,8 +244,51 @@ def camera_info_K(msg: CameraInfo) -> np.ndarray:
     return K
 
 
+def camera_info_distortion(msg: CameraInfo, K: np.ndarray) -> tuple[str, np.ndarray]:
+    """(distortion_model, D) the rays can undistort, or InputError naming what is not supported.
+
+    An empty model name is accepted only without distortion (all-zero or empty D)."""
+    D = np.asarray(msg.d, dtype=np.float64).ravel()
+    model = msg.distortion_model
+    if not np.isfinite(D).all():
+        raise InputError("camera_info", "CameraInfo D has NaN/Inf entries")
+    if model == "" and not has_distortion(D):
+        return model, D
+    if model not in DISTORTION_MODELS:
+        raise InputError("camera_info_model", f"CameraInfo distortion model {model!r} is not supported "
+                                              f"(supported: {', '.join(DISTORTION_MODELS)})")
+    if D.size not in DISTORTION_MODELS[model] and has_distortion(D):
+        raise InputError("camera_info", f"CameraInfo D has {D.size} coefficients; {model} takes "
+                                        f"{' or '.join(map(str, DISTORTION_MODELS[model]))}")
+    if K[0, 1] != 0.0 and has_distortion(D):
+        raise InputError("camera_info", f"CameraInfo K has skew {K[0, 1]:g} together with {model} distortion; "
+                                        "OpenCV's undistortion has no skew term")
+    return model, D
+
+
+def camera_info_delivered(msg: CameraInfo, K: np.ndarray, P: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """(K, P, (H, W)) of the image the camera delivers: the calibration (full sensor) with the message's region
+    of interest and binning applied (REP 104; all-zero roi = the full image, binning 0 = 1)."""
+    bx, by = max(int(msg.binning_x), 1), max(int(msg.binning_y), 1)
+    roi = msg.roi
+    full = roi.width == 0 or roi.height == 0
+    x0, y0 = (0, 0) if full else (int(roi.x_offset), int(roi.y_offset))
+    rw, rh = (int(msg.width), int(msg.height)) if full else (int(roi.width), int(roi.height))
+    if x0 + rw > msg.width or y0 + rh > msg.height:
+        raise InputError("camera_info", f"CameraInfo roi {rw}x{rh}+{x0}+{y0} lies outside its "
+                                        f"{msg.width}x{msg.height} image")
+    h, w = rh // by, rw // bx
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise InputError("camera_info", f"CameraInfo binning {bx}x{by} of a {rw}x{rh} region leaves {w}x{h} pixels")
+    if (bx, by, x0, y0, rw, rh) == (1, 1, 0, 0, msg.width, msg.height):
+        return K, P, (h, w)
+    return crop_and_bin(K, x0, y0, bx, by), crop_and_bin(P, x0, y0, bx, by), (h, w)
+
+
 def scaled_camera_info(src: CameraInfo, K: np.ndarray, P: np.ndarray, size: tuple[int, int], header) -> CameraInfo:
-    """A CameraInfo for an image of `size` (H, W) with already scaled K (3x3) and P (3x4)."""
+    """The CameraInfo of an image of `size` (H, W) whose K (3x3) and P (3x4) are given: it describes exactly
+    that image (no binning, no region of interest; the distortion of `src`, which does not depend on scale)."""
     out = CameraInfo()
     out.header = header
     out.height, out.width = int(size[0]), int(size[1])
@@ -201,8 +297,6 @@ def scaled_camera_info(src: CameraInfo, K: np.ndarray, P: np.ndarray, size: tupl
     out.k = np.asarray(K, dtype=np.float64).ravel()
     out.r = src.r
     out.p = np.asarray(P, dtype=np.float64).ravel()
-    out.binning_x, out.binning_y = src.binning_x, src.binning_y
-    out.roi = src.roi
     return out
 
 

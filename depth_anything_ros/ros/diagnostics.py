@@ -1,8 +1,20 @@
 """Frame statistics of the node and their `/diagnostics` message (diagnostic_msgs/DiagnosticArray).
 
-`FrameStats` is updated from the image callback and read by the diagnostics timer (another callback
-group, so another thread): every access holds its lock. Rates are counted over the last report
+`FrameStats` is updated from the image and camera_info callbacks and read by the diagnostics timer (other
+callback groups, so other threads): every access holds its lock. Rates are counted over the last report
 period; latencies keep a window of the last `window` frames.
+
+Frames dropped = frames the camera sent that the node never got to (the middleware keeps only the newest
+frame while one is processed, or lost it on the way). Counted from input stamps:
+
+* while camera_info flows (a camera driver publishes one per frame, with the frame's stamp, and that
+  cheap callback sees every one), exactly: the camera_info stamps that fall between two consecutive
+  image stamps;
+* otherwise estimated: each gap between consecutive image stamps against the running median of every
+  gap (round(gap / median) - 1), so that a lower input rate becomes the new normal within a few frames.
+
+A gap over max(OUTAGE_MIN_S, OUTAGE_PERIODS x the median gap) is an input outage (reported on its own), not
+drops. Frames stamped zero or not after the previous frame are counted and kept out of the gaps and latency.
 """
 from __future__ import annotations
 
@@ -11,6 +23,10 @@ import time
 from collections import deque
 
 import numpy as np
+
+OUTAGE_MIN_S = 1.0
+OUTAGE_PERIODS = 10
+GAP_WINDOW = 15
 
 
 class FrameStats:
@@ -22,7 +38,11 @@ class FrameStats:
         self.processed = 0
         self.skipped = 0  # bad input (logged, skipped)
         self.failed = 0  # inference or publishing errors
-        self.gap_dropped = 0  # frames missing between consecutive input stamps (estimated)
+        self.gap_dropped = 0  # frames the node could not take (see the module docstring)
+        self.outages = 0  # input gaps long enough to be an outage of the camera, not drops
+        self.outage_s = 0.0
+        self.stamps_zero = 0
+        self.stamps_not_increasing = 0
         self.camera_info_rejected = 0
         self.waiting_for_camera_info = 0
         self.without_subscribers = 0  # not processed: no output had a subscriber (lazy_outputs)
@@ -30,23 +50,50 @@ class FrameStats:
         self.last_reason = ""
         self._latency = deque(maxlen=window)  # publish time - header stamp (ms)
         self._proc = deque(maxlen=window)  # callback start -> all published (ms)
-        self._periods = deque(maxlen=31)
+        self._gaps = deque(maxlen=GAP_WINDOW)
         self._last_stamp: float | None = None
+        self._info_stamps: deque[float] = deque(maxlen=4096)  # camera_info stamps after the last image stamp
+        self._last_info_stamp: float | None = None
         self._mark = (time.monotonic(), 0, 0, 0)  # (t, received, processed, without_subscribers) at the last report
 
-    def on_received(self, stamp_s: float) -> None:
+    def on_camera_info(self, stamp_s: float) -> None:
+        with self._lock:
+            if stamp_s <= 0:
+                return
+            # the image of the same stamp may have come first (two topics): it still says camera_info flows
+            self._last_info_stamp = max(stamp_s, self._last_info_stamp or 0.0)
+            if self._last_stamp is None or stamp_s > self._last_stamp:
+                self._info_stamps.append(stamp_s)
+
+    def on_received(self, stamp_s: float) -> bool:
+        """An image callback; returns whether its stamp is usable for latency (non-zero, after the last)."""
         with self._lock:
             self.received += 1
-            last, self._last_stamp = self._last_stamp, stamp_s
-            if last is None or stamp_s <= last:
-                return
+            if stamp_s <= 0:
+                self.stamps_zero += 1
+                return False
+            last = self._last_stamp
+            if last is not None and stamp_s <= last:
+                self.stamps_not_increasing += 1
+                return False
+            self._last_stamp = stamp_s
+            infos = self._info_stamps
+            between = 0
+            while infos and infos[0] <= stamp_s:
+                between += infos.popleft() < stamp_s
+            if last is None:
+                return True
             gap = stamp_s - last
-            if len(self._periods) >= 5:
-                period = float(np.median(self._periods))
-                if period > 0 and gap > 1.5 * period:
-                    self.gap_dropped += int(round(gap / period)) - 1
-                    return  # keep gaps out of the period estimate
-            self._periods.append(gap)
+            self._gaps.append(gap)
+            period = float(np.median(self._gaps)) if len(self._gaps) >= 5 else None
+            if period and gap > max(OUTAGE_MIN_S, OUTAGE_PERIODS * period):
+                self.outages += 1
+                self.outage_s += gap
+            elif self._last_info_stamp is not None and self._last_info_stamp >= last:
+                self.gap_dropped += between  # camera_info flows: every frame the camera sent is known
+            elif period:
+                self.gap_dropped += max(0, int(round(gap / period)) - 1)
+            return True
 
     def on_skipped(self, reason: str) -> None:
         with self._lock:
@@ -62,12 +109,14 @@ class FrameStats:
         with self._lock:
             self.without_subscribers += 1
 
-    def on_processed(self, latency_ms: float, processing_ms: float, topics=()) -> None:
+    def on_processed(self, latency_ms: float | None, processing_ms: float, topics=()) -> None:
+        """A published frame; `latency_ms` None when its stamp is not usable (zero, not increasing)."""
         with self._lock:
             self.processed += 1
             for t in topics:
                 self.published[t] = self.published.get(t, 0) + 1
-            self._latency.append(latency_ms)
+            if latency_ms is not None:
+                self._latency.append(latency_ms)
             self._proc.append(processing_ms)
 
     def snapshot(self) -> dict:
@@ -91,8 +140,11 @@ class FrameStats:
                 "frames_processed": self.processed,
                 "frames_skipped_bad_input": self.skipped,
                 "frames_failed": self.failed,
-                "frames_dropped": self.skipped + self.failed + self.gap_dropped,
-                "frames_dropped_in_transport_est": self.gap_dropped,
+                "frames_dropped": self.gap_dropped,
+                "input_outages": self.outages,
+                "input_outage_s": self.outage_s,
+                "stamps_zero": self.stamps_zero,
+                "stamps_not_increasing": self.stamps_not_increasing,
                 "camera_info_rejected": self.camera_info_rejected,
                 "frames_without_camera_info": self.waiting_for_camera_info,
                 "frames_without_subscribers": self.without_subscribers,

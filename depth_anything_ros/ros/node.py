@@ -11,18 +11,21 @@ Topics (relative names; remap them):
 """
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from . import conversions as conv
 from .conversions import InputError
 from .diagnostics import FrameStats, diagnostic_array
-from .params import NodeConfig, ParameterError, from_flat, validate
+from .params import NodeConfig, ParameterError, flatten, from_flat, restart_only_parameters, validate
 from .pipeline import CameraModel, DepthPipeline
 from .qos import qos_profile
 from .throttle import ReasonThrottle
@@ -64,6 +67,13 @@ class DepthNodeCore:
         self.image_group = MutuallyExclusiveCallbackGroup()
         self.aux_group = MutuallyExclusiveCallbackGroup()
         self.static_diag: dict = {}
+        # one frame at a time against everything that swaps what a frame uses (live parameters, deactivate,
+        # cleanup): those wait for the frame in flight instead of pulling the pipeline from under it
+        self._frame_lock = threading.Lock()
+        # diagnostics run on the steady clock: with use_sim_time and no /clock, ROS time stands still
+        self._steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        self._param_names = frozenset(defaults)
+        node.add_on_set_parameters_callback(self.on_set_parameters)
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -116,14 +126,10 @@ class DepthNodeCore:
             "network_size_from": est.size_source,
             "output": "depth/image (m)" if self.pipeline.metric else "depth/relative (inverse depth)",
         }
-        oq = qos_profile(cfg.output_qos)
-        n = self.node
-        for name in sorted(self.pipeline.outputs):
-            msg_type, topic = OUTPUT_TOPICS[name]
-            self.pubs[name] = n.create_publisher(msg_type, topic, oq)
+        self._sync_publishers(self.pipeline.outputs)
         from diagnostic_msgs.msg import DiagnosticArray
 
-        self.pubs["diagnostics"] = n.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.pubs["diagnostics"] = self.node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.log.info(f"model {self.static_diag['model']} on {self.static_diag['engine']}, network input "
                       f"{self.static_diag['network_input_size']}; publishing {self.static_diag['output']}")
 
@@ -137,34 +143,105 @@ class DepthNodeCore:
         else:
             self.subs.append(n.create_subscription(Image, "image", self.on_image, iq,
                                                    callback_group=self.image_group))
-        self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, iq,
+        # camera_info: a deeper queue, so that this cheap callback sees every one (frame drop counting)
+        info_q = qos_profile(dataclasses.replace(cfg.input_qos, depth=max(10, cfg.input_qos.depth)))
+        self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, info_q,
                                                callback_group=self.aux_group))
-        self.timer = n.create_timer(cfg.diagnostics_period, self.publish_diagnostics, callback_group=self.aux_group)
+        self._start_diagnostics_timer()
         topic = n.resolve_topic_name("image/compressed" if cfg.input_type == "compressed" else "image")
         self.log.info(f"listening on {topic} ({cfg.input_qos.reliability}, depth {cfg.input_qos.depth})")
 
-    def deactivate(self) -> None:
-        for s in self.subs:
-            self.node.destroy_subscription(s)
-        self.subs = []
+    def _start_diagnostics_timer(self) -> None:
         if self.timer is not None:
             self.node.destroy_timer(self.timer)
-            self.timer = None
+        self.timer = self.node.create_timer(self.cfg.diagnostics_period, self.publish_diagnostics,
+                                            callback_group=self.aux_group, clock=self._steady_clock)
+
+    def _sync_publishers(self, outputs) -> None:
+        """One publisher per output in `outputs` (created with the output QoS); others destroyed."""
+        for name in [k for k in self.pubs if k in OUTPUT_TOPICS and k not in outputs]:
+            self.node.destroy_publisher(self.pubs.pop(name))
+        oq = qos_profile(self.cfg.output_qos if self.cfg is not None else NodeConfig().output_qos)
+        for name in sorted(set(outputs) - set(self.pubs)):
+            msg_type, topic = OUTPUT_TOPICS[name]
+            self.pubs[name] = self.node.create_publisher(msg_type, topic, oq)
+
+    def deactivate(self) -> None:
+        """Stop subscribing (after the frame in flight)."""
+        with self._frame_lock:
+            for s in self.subs:
+                self.node.destroy_subscription(s)
+            self.subs = []
+            if self.timer is not None:
+                self.node.destroy_timer(self.timer)
+                self.timer = None
 
     def cleanup(self) -> None:
+        """Deactivate, destroy the publishers and close the model (after the frame in flight)."""
         self.deactivate()
-        for p in self.pubs.values():
-            self.node.destroy_publisher(p)
-        self.pubs = {}
-        if self.estimator is not None:
-            self.estimator.engine.close()
-        self.estimator = self.pipeline = None
-        self.camera = None
+        with self._frame_lock:
+            for p in self.pubs.values():
+                self.node.destroy_publisher(p)
+            self.pubs = {}
+            if self.estimator is not None:
+                self.estimator.engine.close()
+            self.estimator = self.pipeline = None
+            self.camera = None
+            self.cfg = None
+
+    # ---------------------------------------------------------------------------------- parameters
+
+    def on_set_parameters(self, params) -> SetParametersResult:
+        """Validate a set-parameters request with the start-up rules; apply what can change while running
+        (params.LIVE_PARAMETERS), refuse the rest with the way to apply it. Unconfigured (lifecycle), every
+        valid value is accepted: configure reads them."""
+        ours = {p.name: p.value for p in params if p.name in self._param_names}
+        if not ours:
+            return SetParametersResult(successful=True)
+        cfg = self.cfg
+        try:
+            if cfg is None:
+                validate(from_flat({**self._declared_values(), **ours}), check_files=False)
+                return SetParametersResult(successful=True)
+            current = flatten(cfg)
+            refused = sorted(k for k in set(ours) & restart_only_parameters() if ours[k] != current[k])
+            if refused:
+                return SetParametersResult(successful=False, reason=(
+                    f"{', '.join(refused)} cannot change while the node runs: set it and reconfigure (lifecycle "
+                    "node: deactivate, cleanup, configure, activate; plain node: restart it)"))
+            self.apply_live(validate(from_flat({**current, **ours}), check_files=False))
+        except ParameterError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    def _declared_values(self) -> dict:
+        values = {}
+        for name in self._param_names:
+            p = self.node.get_parameter(name)
+            if p.type_ != Parameter.Type.NOT_SET:
+                values[name] = p.value
+        return values
+
+    def apply_live(self, cfg: NodeConfig) -> None:
+        """Switch the running node to `cfg` (live parameters only) between two frames (ParameterError if the
+        model cannot do it, e.g. a depth range outside a metric model's)."""
+        with self._frame_lock:
+            if self.estimator is None:
+                return
+            pipeline = DepthPipeline(self.estimator, cfg)
+            old, self.cfg = self.cfg, cfg
+            self._sync_publishers(pipeline.outputs)
+            self.pipeline = pipeline
+            self.throttle.period = cfg.log_throttle
+            self.static_diag["output"] = "depth/image (m)" if pipeline.metric else "depth/relative (inverse depth)"
+            if self.timer is not None and cfg.diagnostics_period != old.diagnostics_period:
+                self._start_diagnostics_timer()
 
     # ---------------------------------------------------------------------------------- callbacks
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         """Cache the latest usable CameraInfo; reject (logged, previous kept) unusable ones."""
+        self.stats.on_camera_info(conv.stamp_to_seconds(msg.header.stamp))
         try:
             cam = CameraModel.from_msg(msg)
             last = self._last_image_size
@@ -180,12 +257,16 @@ class DepthNodeCore:
 
     def on_image(self, msg) -> None:
         """One frame: decode, infer, publish every output with the input header; never raises."""
+        with self._frame_lock:
+            self._frame(msg)
+
+    def _frame(self, msg) -> None:
         pipeline = self.pipeline
         if pipeline is None:
             return
         t0 = time.perf_counter()
         stamp = conv.stamp_to_seconds(msg.header.stamp)
-        self.stats.on_received(stamp)
+        stamp_ok = self.stats.on_received(stamp)
         wanted = None
         if self.cfg.lazy_outputs:
             wanted = [k for k in pipeline.outputs if self.pubs[k].get_subscription_count()]
@@ -211,20 +292,34 @@ class DepthNodeCore:
                 self.throttle.log("waiting_camera_info", f"depth/camera_info and depth/points wait: "
                                                          f"{out.missing_camera_info}")
         published = []
-        for key, (_, topic) in OUTPUT_TOPICS.items():
-            m = getattr(out, key)
-            if m is not None and key in self.pubs:
-                self.pubs[key].publish(m)
-                published.append(topic)
-        now = self.node.get_clock().now().nanoseconds * 1e-9
-        self.stats.on_processed((now - stamp) * 1e3, (time.perf_counter() - t0) * 1e3, published)
+        try:
+            for key, (_, topic) in OUTPUT_TOPICS.items():
+                m = getattr(out, key)
+                if m is not None and key in self.pubs:
+                    self.pubs[key].publish(m)
+                    published.append(topic)
+        except Exception as exc:  # noqa: BLE001 - e.g. the context shut down (SIGINT) mid-frame
+            if self.node.context.ok():
+                self.stats.on_failed(f"publishing: {type(exc).__name__}: {exc}")
+                self.throttle.log("publish", f"frame failed while publishing: {type(exc).__name__}: {exc}")
+            return
+        latency = (self.node.get_clock().now().nanoseconds * 1e-9 - stamp) * 1e3 if stamp_ok else None
+        self.stats.on_processed(latency, (time.perf_counter() - t0) * 1e3, published)
 
     def publish_diagnostics(self) -> None:
+        """One /diagnostics message (stamped with the node's clock: ROS time, or /clock with use_sim_time)."""
+        pub = self.pubs.get("diagnostics")
+        if pub is None:
+            return
         snap = self.stats.snapshot()
         msg = diagnostic_array(self.node.get_clock().now().to_msg(),
                                f"{self.node.get_name()}: depth", self.node.get_fully_qualified_name(),
                                snap, self.static_diag)
-        self.pubs["diagnostics"].publish(msg)
+        try:
+            pub.publish(msg)
+        except Exception:  # noqa: BLE001 - only when the context shuts down (SIGINT) between two checks
+            if self.node.context.ok():
+                raise
 
 
 class DepthAnythingNode(Node):

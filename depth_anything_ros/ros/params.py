@@ -46,6 +46,7 @@ class NodeConfig:
     num_threads: int = 0  # intra-op threads (torch, onnxruntime); 0 = library default
     # input
     input_type: str = "raw"  # raw: `image` (sensor_msgs/Image); compressed: `image/compressed`
+    max_input_pixels: int = 40_000_000  # larger frames are skipped (compressed: from the header, before decoding)
     # depth output
     output_scale: float = 1.0  # output size = input size × scale (K/P scaled to match)
     min_depth: float = 0.1  # metres; below -> NaN
@@ -65,7 +66,7 @@ class NodeConfig:
     diagnostics_period: float = 1.0  # seconds
     log_throttle: float = 1.0  # seconds between two logs of the same bad-input reason
     input_qos: QosConfig = field(default_factory=QosConfig)
-    output_qos: QosConfig = field(default_factory=lambda: QosConfig(reliability="reliable"))
+    output_qos: QosConfig = field(default_factory=lambda: QosConfig(reliability="reliable", depth=3))
 
     # filled by validate()
     network_hw: tuple[int, int] | None = field(default=None, compare=False, repr=False)
@@ -123,10 +124,12 @@ def _choice(name: str, value: str, choices) -> None:
 
 
 def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
-    """Check every value; returns `cfg` (with `network_hw` parsed) or raises ParameterError."""
+    """Check every value; returns `cfg` (with `network_hw` parsed) or raises ParameterError.
+
+    `check_files=False` checks the values alone (model_path may be empty or name a file not there yet)."""
     from ..depth_io import parse_size
 
-    if not cfg.model_path:
+    if not cfg.model_path and check_files:
         raise ParameterError("model_path is empty: set it to a checkpoint (.safetensors/.pth) or an .onnx file")
     if check_files and not Path(os.path.expanduser(cfg.model_path)).is_file():
         raise ParameterError(f"model_path: no such file {cfg.model_path}")
@@ -141,6 +144,8 @@ def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
             raise ParameterError(f"network_size: {exc}") from None
     if cfg.num_threads < 0:
         raise ParameterError(f"num_threads: must be >= 0, got {cfg.num_threads}")
+    if not 16 <= cfg.max_input_pixels <= 1_000_000_000:
+        raise ParameterError(f"max_input_pixels: must be in 16..1000000000, got {cfg.max_input_pixels}")
     if not 0.0 < cfg.output_scale <= 4.0:
         raise ParameterError(f"output_scale: must be in (0, 4], got {cfg.output_scale}")
     if not cfg.min_depth >= 0.0:
@@ -167,6 +172,20 @@ def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
         if not 1 <= q.depth <= 100:
             raise ParameterError(f"{name}.depth: must be in 1..100, got {q.depth}")
     return cfg
+
+
+# what a running node applies on a set-parameters request; everything else needs the model, the engine, the
+# subscriptions or the QoS rebuilt (RESTART_ONLY), i.e. a lifecycle reconfigure or a restart
+LIVE_PARAMETERS = frozenset({
+    "min_depth", "max_depth", "relative_scale", "output_scale", "publish_depth_mm", "lazy_outputs",
+    "publish_points", "points_rgb", "points_stride", "publish_colored", "colored_min", "colored_max",
+    "diagnostics_period", "log_throttle", "max_input_pixels",
+})
+
+
+def restart_only_parameters() -> frozenset[str]:
+    """The node's parameters that only a (re)configure applies."""
+    return frozenset(NodeConfig().flat_defaults()) - LIVE_PARAMETERS
 
 
 def validate_for_model(cfg: NodeConfig, kind: str, model_max_depth: float | None) -> tuple[float, float]:

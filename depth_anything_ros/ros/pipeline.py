@@ -26,20 +26,23 @@ PREVIEW_SAMPLE_STEP = 8  # the per-frame colour range comes from every 8th pixel
 
 @dataclass
 class CameraModel:
-    """A validated CameraInfo with its K and P as arrays."""
+    """A validated CameraInfo: K and P of the image the camera delivers (region of interest and binning
+    applied), that image's size (H, W), and the distortion."""
 
     msg: CameraInfo
     K: np.ndarray
     P: np.ndarray
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return int(self.msg.height), int(self.msg.width)
+    size: tuple[int, int]
+    model: str
+    D: np.ndarray
 
     @classmethod
     def from_msg(cls, msg: CameraInfo) -> "CameraModel":
+        """InputError (one line) for a CameraInfo the node cannot use."""
         K = conv.camera_info_K(msg)
-        return cls(msg, K, conv.camera_info_P(msg, K))
+        model, D = conv.camera_info_distortion(msg, K)
+        Kd, Pd, size = conv.camera_info_delivered(msg, K, conv.camera_info_P(msg, K))
+        return cls(msg, Kd, Pd, size, model, D)
 
 
 @dataclass
@@ -87,8 +90,8 @@ class DepthPipeline:
     def decode(self, msg) -> np.ndarray:
         """Image or CompressedImage -> RGB uint8 (H, W, 3); InputError for bad input."""
         if isinstance(msg, CompressedImage):
-            return conv.compressed_msg_to_rgb(msg)
-        return conv.image_msg_to_rgb(msg)
+            return conv.compressed_msg_to_rgb(msg, self.cfg.max_input_pixels)
+        return conv.image_msg_to_rgb(msg, self.cfg.max_input_pixels)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         s = self.cfg.output_scale
@@ -132,11 +135,14 @@ class DepthPipeline:
         """16UC1 millimetres, 0 = invalid (NaN, or too far for uint16: never clipped to a wrong range)."""
         return metres_to_uint16(depth, out=self.buffers.array("depth_mm", depth.shape, np.uint16))
 
-    def cloud(self, depth: np.ndarray, rgb: np.ndarray, K: np.ndarray) -> np.ndarray:
-        """Organized float32 (h, w, 3|4) points at the configured stride, xyz (+ packed rgb)."""
+    def cloud(self, depth: np.ndarray, rgb: np.ndarray, K: np.ndarray, camera: CameraModel | None = None
+              ) -> np.ndarray:
+        """Organized float32 (h, w, 3|4) points at the configured stride, xyz (+ packed rgb); the rays
+        undistort with the camera's distortion (none without a camera)."""
         cfg, s = self.cfg, self.cfg.points_stride
         oh, ow = depth.shape
-        rays = self.rays.get(K, oh, ow, s)
+        rays = (self.rays.get(K, oh, ow, s, camera.D, camera.model) if camera is not None
+                else self.rays.get(K, oh, ow, s))
         extra = None
         if cfg.points_rgb:
             colour = rgb if (oh, ow) == rgb.shape[:2] else _resize_rgb(rgb, oh, ow)
@@ -189,7 +195,7 @@ class DepthPipeline:
         if "camera_info" in want:
             out.camera_info = conv.scaled_camera_info(camera.msg, K, P, (oh, ow), header)
         if "points" in want:
-            out.points = conv.pointcloud2_message(self.cloud(values, rgb, K), header, self.cfg.points_rgb)
+            out.points = conv.pointcloud2_message(self.cloud(values, rgb, K, camera), header, self.cfg.points_rgb)
         return out
 
 

@@ -107,7 +107,7 @@ def test_compressed_round_trip_and_corrupt():
     assert conv.compressed_msg_to_rgb(jpg).shape == (16, 20, 3)
     assert jpg.format == "rgb8; jpeg compressed bgr8"
     jpg.data = RNG.integers(0, 256, 300, dtype=np.uint8).tobytes()
-    with pytest.raises(InputError, match="cannot decode"):
+    with pytest.raises(InputError, match="neither JPEG nor PNG"):
         conv.compressed_msg_to_rgb(jpg)
     jpg.data = b""
     with pytest.raises(InputError, match="empty"):
