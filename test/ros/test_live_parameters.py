@@ -95,7 +95,7 @@ def test_live_parameters(running):
     assert not r.successful and "must be greater than min_depth" in r.reason, r.reason
     (r,) = _set(probe, client, colored_min="near")
     assert not r.successful and "expected a number" in r.reason
-    assert _get(probe, client, "points_stride") == 4 and _get(probe, client, "engine") == "torch"
+    assert _get(probe, client, "points_stride") == 4 and _get(probe, client, "engine") == "auto"
     out = frame(("depth/image", "depth/points"))
     assert out["depth/points"].width == W // 4
 
