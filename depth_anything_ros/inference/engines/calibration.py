@@ -75,11 +75,11 @@ def _rgb_frames_folder(path: str, limit: int) -> Iterator[np.ndarray]:
 
 
 def _rgb_frames_rosbag(path: str, options: dict[str, str], limit: int) -> Iterator[np.ndarray]:
-    """Camera frames of a rosbag2 (depth not needed), decoded by the training rosbag reader's `image_to_rgb`."""
+    """Camera frames of a rosbag2 (depth not needed), decoded by the rosbag reader's `image_to_rgb`."""
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import Stores, get_typestore
 
-    from training.data.readers.rosbag import COMPRESSED, IMAGE, image_to_rgb
+    from ...data.readers.rosbag import COMPRESSED, IMAGE, image_to_rgb
 
     if not Path(path).exists():
         raise ValueError(f"{path}: no such rosbag2")
