@@ -21,7 +21,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from . import conversions as conv
 from .conversions import InputError
-from .diagnostics import FrameStats, diagnostic_array
+from .diagnostics import FrameStats, diagnostic_array, scale_diagnostics
 from .params import NodeConfig, ParameterError, from_flat, validate
 from .pipeline import CameraModel, DepthPipeline
 from .qos import qos_profile
@@ -64,6 +64,7 @@ class DepthNodeCore:
         self.image_group = MutuallyExclusiveCallbackGroup()
         self.aux_group = MutuallyExclusiveCallbackGroup()
         self.static_diag: dict = {}
+        self.scale_inputs = None  # issue 13: ScaleInputs when scale_source is not none
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -125,6 +126,13 @@ class DepthNodeCore:
         from diagnostic_msgs.msg import DiagnosticArray
 
         self.pubs["diagnostics"] = n.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # issue 13: metric anchors (ros/scale_inputs.py)
+        if cfg.scale_source != "none":
+            from .scale_inputs import ScaleInputs
+
+            self.scale_inputs = ScaleInputs(cfg, self.throttle.log)
+        self.static_diag["scale_source"] = cfg.scale_source
+        self.static_diag["training_focal"] = f"{est.meta.training_focal:g} px" if est.meta.training_focal else "unknown"
         self.log.info(f"model {self.static_diag['model']} on {self.static_diag['engine']}, network input "
                       f"{self.static_diag['network_input_size']}; publishing {self.static_diag['output']}")
 
@@ -140,6 +148,10 @@ class DepthNodeCore:
                                                    callback_group=self.image_group))
         self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, iq,
                                                callback_group=self.aux_group))
+        if self.scale_inputs is not None:  # issue 13
+            sub = self.scale_inputs.subscribe(n, qos_profile(cfg.input_qos), self.aux_group)
+            if sub is not None:
+                self.subs.append(sub)
         self.timer = n.create_timer(cfg.diagnostics_period, self.publish_diagnostics, callback_group=self.aux_group)
         topic = n.resolve_topic_name("image/compressed" if cfg.input_type == "compressed" else "image")
         self.log.info(f"listening on {topic} ({cfg.input_qos.reliability}, depth {cfg.input_qos.depth})")
@@ -161,6 +173,7 @@ class DepthNodeCore:
             self.estimator.engine.close()
         self.estimator = self.pipeline = None
         self.camera = None
+        self.scale_inputs = None
 
     # ---------------------------------------------------------------------------------- callbacks
 
@@ -193,8 +206,11 @@ class DepthNodeCore:
             if not wanted:
                 self.stats.on_without_subscribers()
                 return
+        anchors = None
+        if self.scale_inputs is not None:  # issue 13: the anchor message matched to this image
+            anchors = self.scale_inputs.match(stamp, msg.header.frame_id)
         try:
-            out = pipeline.process(msg, self.camera, wanted)
+            out = pipeline.process(msg, self.camera, wanted, anchors)
         except InputError as exc:
             self.stats.on_skipped(str(exc))
             self.throttle.log(exc.kind, f"frame skipped: {exc}")
@@ -211,6 +227,9 @@ class DepthNodeCore:
             if "points" in self.pubs or "camera_info" in self.pubs:
                 self.throttle.log("waiting_camera_info", f"depth/camera_info and depth/points wait: "
                                                          f"{out.missing_camera_info}")
+        st = pipeline.scale.status  # issue 13: refused anchors / fits, throttled per reason
+        if st.reason:
+            self.throttle.log(f"scale_{st.reason_kind}", f"scale: {st.reason}")
         published = []
         for key, (_, topic) in OUTPUT_TOPICS.items():
             m = getattr(out, key)
@@ -222,6 +241,9 @@ class DepthNodeCore:
 
     def publish_diagnostics(self) -> None:
         snap = self.stats.snapshot()
+        if self.pipeline is not None:  # issue 13
+            now = self.node.get_clock().now().nanoseconds * 1e-9
+            snap.update(scale_diagnostics(self.pipeline.scale, self.scale_inputs, now))
         msg = diagnostic_array(self.node.get_clock().now().to_msg(),
                                f"{self.node.get_name()}: depth", self.node.get_fully_qualified_name(),
                                snap, self.static_diag)
