@@ -101,13 +101,13 @@ class FrameStats:
             }
 
 
-def scale_diagnostics(stage, inputs, now: float) -> dict:
+def scale_diagnostics(stage, inputs) -> dict:
     """Issue 13: scale, shift, inliers, residual and the age of the last good fit (docs/scale.md)."""
     st = stage.status
     out = {"focal_factor": st.focal_factor if st.focal_factor is not None else "off"}
     if stage.cfg.source == "none":
         return out
-    age = stage.smoother.age(now)
+    age = st.age  # image time: seconds from the last good fit to the latest image
     out.update({"scale_state": st.state, "scale": st.scale, "scale_shift": st.shift, "scale_inliers": st.inliers,
                 "scale_anchors": st.anchors, "scale_residual": st.residual,
                 "scale_fit_age_s": float(age) if age is not None else "never",

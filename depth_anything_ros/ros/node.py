@@ -242,8 +242,7 @@ class DepthNodeCore:
     def publish_diagnostics(self) -> None:
         snap = self.stats.snapshot()
         if self.pipeline is not None:  # issue 13
-            now = self.node.get_clock().now().nanoseconds * 1e-9
-            snap.update(scale_diagnostics(self.pipeline.scale, self.scale_inputs, now))
+            snap.update(scale_diagnostics(self.pipeline.scale, self.scale_inputs))
         msg = diagnostic_array(self.node.get_clock().now().to_msg(),
                                f"{self.node.get_name()}: depth", self.node.get_fully_qualified_name(),
                                snap, self.static_diag)
