@@ -44,11 +44,26 @@ def render(out: Path, frames: int):
     return sets
 
 
-def evaluate_one(est, dataset, spec: str | None, kind: str, dataset_name: str, per_sequence: bool = False):
+_CACHE: dict = {}
+
+
+def cached_predict(est, rgb):
+    """The network output of one image, computed once: every anchor kind sees the same prediction."""
+    import hashlib
+
+    key = hashlib.md5(rgb.tobytes()).hexdigest()
+    if key not in _CACHE:
+        _CACHE[key] = est.predict(rgb)
+    return _CACHE[key].copy()
+
+
+def evaluate_one(est, dataset, spec: str | None, kind: str, dataset_name: str):
     from depth_anything_ros.evaluation.anchored import AnchoredPredictor, AnchorSpec
     from depth_anything_ros.evaluation.evaluate import evaluate
 
-    predict = est.predict if kind == "metric" else (lambda rgb: 1.0 / np.maximum(est.predict(rgb), 1e-3))
+    def predict(rgb):
+        p = cached_predict(est, rgb)
+        return p if kind == "metric" else 1.0 / np.maximum(p, 1e-3)
     anchors = None
     if spec is not None:
         anchors = AnchoredPredictor(AnchorSpec.parse(spec), kind, est.meta.training_focal, est.preprocessor.size_for)
@@ -74,7 +89,7 @@ class Subset:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("/tmp/scale_report"))
-    ap.add_argument("--frames", type=int, default=20)
+    ap.add_argument("--frames", type=int, default=16)
     args = ap.parse_args()
     from depth_anything_ros.data.readers import open_dataset
     from depth_anything_ros.inference import DepthEstimator
