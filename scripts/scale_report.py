@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "demo_vitt_metric.safetensors"
 H, W = 266, 350
-SPECS = ["none", "range", "lidar:16", "lidar:4", "sparse:0.01", "sparse:0.001", "rgbd:0.3"]
+SPECS = ["none", "range", "ground", "lidar:16", "lidar:4", "sparse:0.01", "sparse:0.001", "rgbd:0.3"]
 
 
 def render(out: Path, frames: int):

@@ -7,6 +7,8 @@ SPEC = KIND[:VALUE][,option=value...]
   sparse:F      a fraction F of the valid pixels, at random, as a sparse depth image
   rgbd:H        an aligned RGB-D depth image with a fraction H of holes (blobs) and no depth beyond 10 m
   range         one rangefinder beam through the image centre (distance along the beam)
+  ground        the floor plane from the sample's pose (camera height above z = 0 and its pitch; synthetic
+                scenes: world z up, floor at z = 0; roll is ignored, as by the node)
 options: noise=σ (relative Gaussian noise of each anchor, default 0.01; range 0.005), smooth=α (weight of a new
 fit, default 1 = no smoothing; the node's default is 0.3), focal=auto|off (default auto), seed=N,
 fps=R (frame rate used as stamps for the smoothing and hold timeout, default 10).
@@ -21,7 +23,7 @@ import numpy as np
 
 from ..scale import AnchorInput, ScaleConfig, ScaleStage
 
-KINDS = ("none", "lidar", "sparse", "rgbd", "range")
+KINDS = ("none", "lidar", "sparse", "rgbd", "range", "ground")
 
 
 @dataclass
@@ -103,6 +105,8 @@ def simulate(spec: AnchorSpec, depth: np.ndarray, valid: np.ndarray, K: np.ndarr
         keep = ok & ~holes & (depth < 10.0)
         out = np.where(keep, _noisy(depth.astype(np.float64), spec.noise, rng), np.nan).astype(np.float32)
         return AnchorInput("depth", depth=out)
+    if spec.kind == "ground":
+        return AnchorInput("ground")
     # range: the centre beam
     u, v = (w - 1) / 2.0, (h - 1) / 2.0
     ui, vi = int(round(u)), int(round(v))
@@ -124,7 +128,8 @@ class AnchoredPredictor:
     scales: list = field(default_factory=list, init=False)
 
     def __post_init__(self):
-        source = {"none": "none", "lidar": "points", "sparse": "depth", "rgbd": "depth", "range": "range"}[self.spec.kind]
+        source = {"none": "none", "lidar": "points", "sparse": "depth", "rgbd": "depth", "range": "range",
+                  "ground": "ground"}[self.spec.kind]
         self.stage = ScaleStage(self.kind, self.training_focal,
                                 ScaleConfig(focal_rescale=self.spec.focal, source=source, smoothing=self.spec.smooth,
                                             hold_timeout=1e9 if self.spec.fps <= 0 else 2.0))
@@ -140,6 +145,12 @@ class AnchoredPredictor:
             K = scale_intrinsics(K, sample.image.shape[:2], (h, w))
         inp = simulate(self.spec, sample.depth, sample.valid, K, self.rng) if K is not None or self.spec.kind in (
             "sparse", "rgbd") else None
+        if self.spec.kind == "ground":
+            if getattr(sample, "pose", None) is None:
+                return None, "ground anchors need the camera pose (height, pitch)"
+            T = np.asarray(sample.pose, np.float64)
+            self.stage.cfg.ground_height = float(T[2, 3])  # floor at world z = 0
+            self.stage.cfg.ground_pitch = float(-np.arcsin(np.clip(T[2, 2], -1.0, 1.0)))  # forward axis below horizon
         values = np.array(pred, np.float32)
         net = self.network_size_fn(*sample.image.shape[:2]) if self.network_size_fn else None
         stamp = self.frames / self.spec.fps if self.spec.fps > 0 else 0.0

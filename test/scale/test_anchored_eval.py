@@ -78,3 +78,21 @@ def test_cli_eval_with_anchors(tmp_path, capsys):
     rc = main(["eval", "--checkpoint", "models/demo_vitt_metric.safetensors", "--dataset", "middlebury",
                "--anchors", "radar", "--output", str(tmp_path)])
     assert rc != 0
+
+
+def test_ground_anchors_on_a_rendered_room():
+    """Floor plane from the pose of a rendered frame: a prediction 1.7x too near is scaled back (the floor
+    pixels are exact ground truth; furniture and walls are the fit's outliers)."""
+    from training.data.synthetic.sequence import sequence_cameras
+    from training.data.synthetic.scene import SceneSampler
+    from training.data.synthetic.stream import make_renderer, to_sample
+
+    sampler = SceneSampler(301, "eval", "indoor")
+    sc = sampler.scene(0)
+    frame = make_renderer("auto").render(sc, sequence_cameras(sampler, sc, 1, 60, 80)[0])
+    sample = to_sample(frame, "room")
+    anchors = AnchoredPredictor(AnchorSpec.parse("ground"), "metric")
+    depth, why = anchors(sample.depth / 1.7, sample)
+    assert why == "" and anchors.stage.status.scale == pytest.approx(1.7, rel=0.03)
+    m = sample.valid
+    assert np.median(np.abs(depth[m] - sample.depth[m]) / sample.depth[m]) < 0.03
