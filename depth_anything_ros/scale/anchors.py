@@ -129,9 +129,11 @@ def from_range(distance: float, limits: tuple[float, float] | None, K_in: np.nda
                    out_size, "range")
 
 
-def from_ground(height: float, pitch: float, K: np.ndarray, out_size: tuple[int, int], max_depth: float = 30.0,
+def from_ground(height: float, pitch: float, K: np.ndarray, out_size: tuple[int, int], max_ratio: float = 4.0,
                 step: int = 4) -> Anchors:
-    """Floor depths on a grid of output pixels below the horizon.
+    """Floor depths on a grid of output pixels below the horizon, no farther than `max_ratio` × height
+    (rays at least ~14° below the horizon: near the robot the lower image is mostly floor; far from it,
+    walls and objects stand in front of the plane).
 
     Camera optical frame (y down); the camera is `height` m above the floor and pitched down by `pitch` rad,
     so the up direction is (0, -cos p, -sin p) and the ray (x', y', 1) meets the floor at
@@ -144,7 +146,7 @@ def from_ground(height: float, pitch: float, K: np.ndarray, out_size: tuple[int,
     den = y * np.cos(pitch) + np.sin(pitch)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(den > 1e-6, height / den, np.nan)
-    z[z > max_depth] = np.nan
+    z[z > max_ratio * height] = np.nan
     return _finish(u.ravel().astype(np.float64), v.ravel().astype(np.float64), z.ravel(), out_size, "ground plane")
 
 

@@ -33,6 +33,7 @@ class Fit:
     residual: float = float("nan")  # median relative depth error of the inliers
     reason: str = ""
     reason_kind: str = "fit"  # short category for throttled logs
+    ref: tuple = ()  # model values where the smoother compares fits (10th/90th percentile of the inliers' x)
 
 
 def _residual(mode: str, s, t, x, z):
@@ -105,4 +106,7 @@ def fit_scale(x: np.ndarray, z: np.ndarray, mode: str, threshold: float = 0.1, m
         return Fit(False, anchors=n, inliers=m, reason=f"{m} of {n} anchors agree within {threshold:.0%}, "
                                                        f"need at least {need}")
     res = float(np.median(_residual(mode, sb, tb, x[inl], z[inl])))
-    return Fit(True, sb, tb, m, n, res)
+    ref = tuple(float(v) for v in np.percentile(x[inl], (10, 90))) if mode == "affine" else ()
+    if len(ref) == 2 and not ref[1] > ref[0]:
+        ref = ref[:1]
+    return Fit(True, sb, tb, m, n, res, ref=ref)

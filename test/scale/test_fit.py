@@ -168,3 +168,18 @@ def test_ground_plane_depths():
     up_dot = -(yprime * math.cos(p)) - math.sin(p)  # up = (0, -cos p, -sin p) in the optical frame
     np.testing.assert_allclose(a.z * up_dot, -1.2, rtol=1e-12)
     assert len(a) > 0 and a.v.min() > 0
+
+
+def test_affine_smoothing_compares_depth_not_parameters():
+    # two fits with very different (s, t) that give nearly the same inverse depth over the model's range
+    x = np.linspace(0.2, 1.0, 50)
+    a = Fit(True, 1.0, 0.5, ref=(0.2, 1.0))  # y = x + 0.5:   0.7 .. 1.5
+    b = Fit(True, 1.1, 0.43, ref=(0.2, 1.0))  # y = 1.1x + .43: 0.65 .. 1.53  (log s differs by 0.095)
+    sm = ScaleSmoother(alpha=0.5, gate=0.1)
+    sm.update(a, 0)
+    assert sm.update(b, 1)  # accepted: the depths differ by < 10 %
+    s, t = sm.current(1)
+    y = s * np.array([0.2, 1.0]) + t
+    np.testing.assert_allclose(y, np.sqrt(np.array([0.7, 1.5]) * np.array([0.65, 1.53])), rtol=1e-12)
+    assert not sm.update(Fit(True, 3.0, 0.5, ref=(0.2, 1.0)), 2)  # 2x the depth: rejected
+    assert np.all(s * x + t > 0)
