@@ -3,7 +3,6 @@ and a relative model made metric by anchors (depth/image = the anchors' depth), 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from depth_anything_ros.inference import DepthEstimator
 from depth_anything_ros.metadata import ModelMeta
@@ -13,7 +12,7 @@ from depth_anything_ros.ros.pipeline import DepthPipeline
 from depth_anything_ros.scale import AnchorInput
 
 from .conftest import K_160x120
-from .test_pipeline import CAM, H, W, StubEngine, _frame  # noqa: F401
+from .test_pipeline import CAM, H, W, StubEngine, _frame
 
 
 def _pipe(kind, training_focal=None, **params):
