@@ -183,3 +183,12 @@ def test_affine_smoothing_compares_depth_not_parameters():
     np.testing.assert_allclose(y, np.sqrt(np.array([0.7, 1.5]) * np.array([0.65, 1.53])), rtol=1e-12)
     assert not sm.update(Fit(True, 3.0, 0.5, ref=(0.2, 1.0)), 2)  # 2x the depth: rejected
     assert np.all(s * x + t > 0)
+
+
+def test_official_vkitti_training_focal_hand_computed():
+    from depth_anything_ros.model.official import OFFICIAL_CHECKPOINTS
+
+    # Virtual KITTI 2: fx = fy = 725.0 px at 1242x375; lower_bound to 518 -> 518x1722:
+    # (725.0 * 1722 / 1242 + 725.0 * 518 / 375) / 2 = (1005.193 + 1001.467) / 2 = 1003.33
+    assert OFFICIAL_CHECKPOINTS["depth_anything_v2_metric_vkitti_vitl.pth"].training_focal == pytest.approx(1003.33, abs=0.05)
+    assert OFFICIAL_CHECKPOINTS["depth_anything_v2_vits.pth"].training_focal is None
