@@ -192,3 +192,7 @@ def test_official_vkitti_training_focal_hand_computed():
     # (725.0 * 1722 / 1242 + 725.0 * 518 / 375) / 2 = (1005.193 + 1001.467) / 2 = 1003.33
     assert OFFICIAL_CHECKPOINTS["depth_anything_v2_metric_vkitti_vitl.pth"].training_focal == pytest.approx(1003.33, abs=0.05)
     assert OFFICIAL_CHECKPOINTS["depth_anything_v2_vits.pth"].training_focal is None
+    # the training sizes used above are the official lower_bound rule's (as implemented for inference)
+    from depth_anything_ros.inference.preprocess import official_network_size
+
+    assert official_network_size(375, 1242) == (518, 1722) and official_network_size(768, 1024) == (518, 686)
