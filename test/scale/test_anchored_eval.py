@@ -96,3 +96,13 @@ def test_ground_anchors_on_a_rendered_room():
     assert why == "" and anchors.stage.status.scale == pytest.approx(1.7, rel=0.03)
     m = sample.valid
     assert np.median(np.abs(depth[m] - sample.depth[m]) / sample.depth[m]) < 0.03
+
+
+def test_scale_code_imports_neither_torch_nor_ros():
+    import subprocess
+    import sys
+
+    code = ("import sys, depth_anything_ros.scale, depth_anything_ros.evaluation.anchored\n"
+            "print(sorted(m for m in ('torch', 'rclpy', 'sensor_msgs') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
