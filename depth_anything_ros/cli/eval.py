@@ -26,6 +26,10 @@ def register(subparsers) -> None:
     p.add_argument("--max-eval-depth", type=float, default=None, help="override the dataset's max eval depth (m)")
     p.add_argument("--output", type=Path, default=Path("eval_output"), help="output directory (default eval_output)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
+    p.add_argument("--anchors", default=None, metavar="SPEC",
+                   help="make predictions metric with anchors simulated from the ground truth through the node's "
+                        "scale code: none (focal rule only), lidar:16, sparse:0.01, rgbd:0.3, range; options "
+                        ",noise=0.01,smooth=1,focal=auto|off,seed=0,fps=10 (docs/scale.md)")
     p.add_argument("--figures", type=int, default=4, help="samples shown in samples.png (default 4)")
     p.set_defaults(func=run)
 
@@ -53,8 +57,18 @@ def run(args) -> int:
     kind = args.kind or getattr(est, "kind", "relative")
     if args.onnx is not None and args.kind is not None and args.kind != getattr(est, "kind", args.kind):
         raise CLIError(f"--kind {args.kind} does not match the ONNX model's kind {est.kind}")
+    anchors = None
+    if args.anchors:
+        from ..evaluation.anchored import AnchoredPredictor, AnchorSpec
+
+        try:
+            anchors = AnchoredPredictor(AnchorSpec.parse(args.anchors), kind, est.meta.training_focal,
+                                        est.preprocessor.size_for)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
     result = evaluate(est.predict, dataset, kind=kind, min_depth=args.min_eval_depth, max_depth=args.max_eval_depth,
-                      limit=args.limit, output_dir=args.output, num_figures=args.figures, name=args.dataset)
+                      limit=args.limit, output_dir=args.output, num_figures=args.figures, name=args.dataset,
+                      anchors=anchors)
     if result["count"] == 0:
         raise CLIError(f"no sample could be scored ({len(result['skipped'])} skipped); see {args.output}/metrics.json")
     print(format_table(result))

@@ -29,12 +29,14 @@ def _at_gt_size(pred: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: float | None = None,
              max_depth: float | None = None, limit: int | None = None, output_dir=None, num_figures: int = 4,
-             name: str | None = None, progress: bool = True) -> dict:
+             name: str | None = None, progress: bool = True, anchors=None) -> dict:
     """Run `predict_fn(rgb uint8 HxWx3) -> float32 HxW` on every sample of `dataset` and score it.
 
     min/max depth default to the dataset's attributes. Returns {"dataset", "kind", "count", "min_depth",
     "max_depth", "mean": {metric: value}, "per_sample": [{"source", metrics...}], "skipped": [...]}; with
     `output_dir`, also writes metrics.json and samples.png (RGB / GT / prediction / AbsRel error).
+    `anchors`: an `anchored.AnchoredPredictor` (eval --anchors): each prediction is made metric by the node's
+    scale code with anchors simulated from the ground truth, then scored directly; adds "temporal".
     """
     if kind not in ("relative", "metric"):
         raise ValueError(f"kind must be 'relative' or 'metric', got {kind!r}")
@@ -51,7 +53,18 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
         pred = _at_gt_size(np.asarray(predict_fn(s.image), np.float32), h, w)
         mask = eval_mask(s.depth, s.valid, lo, hi, crop_fn(h, w) if crop_fn is not None else None)
         try:
-            if kind == "relative":
+            if anchors is not None:  # issue 13: metric through the simulated anchors
+                depth, why = anchors(pred, s)
+                if depth is None:
+                    skipped.append({"source": s.source, "reason": f"no metric scale: {why}"})
+                    continue
+                m = metric_depth_metrics(depth, s.depth, mask, lo, hi)
+                shown = np.clip(np.nan_to_num(depth, nan=lo, posinf=hi, neginf=lo), lo, hi)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    m["log_scale_error"] = float(np.median(np.log(shown[mask] / s.depth[mask]))) if mask.any() else float("nan")
+                m["scale"] = anchors.stage.status.scale
+                m["anchor_inliers"] = anchors.stage.status.inliers
+            elif kind == "relative":
                 m = relative_metrics(pred, s.depth, mask, lo, hi)
                 shown = disparity_to_depth(align_scale_shift_disparity(pred, s.depth, mask).disparity, lo, hi)
             else:
@@ -69,10 +82,16 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
     result = {
         "dataset": name or getattr(dataset, "name", type(dataset).__name__), "kind": kind, "count": len(rows),
         "min_depth": lo, "max_depth": hi, "crop": getattr(crop_fn, "__name__", None) if crop_fn else None,
-        "protocol": ("lsq scale+shift in disparity, metrics in depth (variant Z); disp_* = variant D"
+        "protocol": (f"anchors {anchors.spec.text}: node scale fit, then direct metric depth" if anchors is not None
+                     else "lsq scale+shift in disparity, metrics in depth (variant Z); disp_* = variant D"
                      if kind == "relative" else "direct metric depth, clamped to [min, max]"),
         "mean": mean_metrics(rows), "per_sample": rows, "skipped": skipped,
     }
+    if anchors is not None:
+        from .anchored import temporal_stability
+
+        result["temporal"] = temporal_stability(rows)
+        result["kind"] = f"{kind}+anchors"
     if output_dir is not None:
         out = Path(output_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -121,6 +140,10 @@ def format_table(result: dict) -> str:
         return f"{v:8.4f}" if isinstance(v, float) and math.isfinite(v) else f"{'nan':>8}"
 
     lines.append("  ".join([f"{'depth':>8}"] + [fmt(mean.get(k, float('nan'))) for k in keys]))
+    if result.get("temporal"):
+        t = result["temporal"]
+        lines.append(f"temporal ({t['frames']} frames in order): scale_jitter {t['scale_jitter']:.4f}  "
+                     f"abs_rel_jitter {t['abs_rel_jitter']:.4f}")
     if result["kind"] == "relative":
         lines.append("  ".join([f"{'disp':>8}"] + [fmt(mean.get('disp_' + k, float('nan'))) for k in keys]))
     if result.get("skipped"):

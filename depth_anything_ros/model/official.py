@@ -20,10 +20,23 @@ class OfficialCheckpoint:
     version: str
     kind: str = "relative"
     max_depth: float | None = None
+    training_focal: float | None = None  # metric releases: focal length (px) at the network input in training
 
     @property
     def url(self) -> str:
         return f"https://huggingface.co/{self.repo}/blob/main/{self.filename}"
+
+
+def _network_focal(fx: float, fy: float, size_hw: tuple[int, int], net_hw: tuple[int, int]) -> float:
+    return 0.5 * (fx * net_hw[1] / size_hw[1] + fy * net_hw[0] / size_hw[0])
+
+
+# Inferred, not published: the training frames' focal length at the network input. V2 metric training resizes
+# keep-aspect `lower_bound` to 518 with sides rounded to multiples of 14 (Hypersim 768x1024 -> 518x686, Virtual
+# KITTI 2 375x1242 -> 518x1722), then random-crops 518x518, which keeps the focal. Hypersim: fx = fy = 886.81 px
+# at 1024x768 (60 deg horizontal FOV); Virtual KITTI 2: fx = fy = 725.0 px at 1242x375. See docs/scale.md.
+TRAINING_FOCAL = {"hypersim": round(_network_focal(886.81, 886.81, (768, 1024), (518, 686)), 1),
+                  "vkitti": round(_network_focal(725.0, 725.0, (375, 1242), (518, 1722)), 1)}
 
 
 def _table() -> dict[str, OfficialCheckpoint]:
@@ -34,7 +47,8 @@ def _table() -> dict[str, OfficialCheckpoint]:
                                         f"depth_anything_v2_{enc}.pth", enc, "v2"))
         for scene, depth in (("hypersim", 20.0), ("vkitti", 80.0)):
             known.append(OfficialCheckpoint(f"depth-anything/Depth-Anything-V2-Metric-{scene.title().replace('Vkitti', 'VKITTI')}-{size}",
-                                            f"depth_anything_v2_metric_{scene}_{enc}.pth", enc, "v2", "metric", depth))
+                                            f"depth_anything_v2_metric_{scene}_{enc}.pth", enc, "v2", "metric", depth,
+                                            TRAINING_FOCAL[scene]))
     return {Path(c.filename).name: c for c in known}
 
 

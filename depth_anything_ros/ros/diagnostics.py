@@ -153,6 +153,22 @@ class FrameStats:
             }
 
 
+def scale_diagnostics(stage, inputs) -> dict:
+    """Issue 13: scale, shift, inliers, residual and the age of the last good fit (docs/scale.md)."""
+    st = stage.status
+    out = {"focal_factor": st.focal_factor if st.focal_factor is not None else "off"}
+    if stage.cfg.source == "none":
+        return out
+    age = st.age  # image time: seconds from the last good fit to the latest image
+    out.update({"scale_state": st.state, "scale": st.scale, "scale_shift": st.shift, "scale_inliers": st.inliers,
+                "scale_anchors": st.anchors, "scale_residual": st.residual,
+                "scale_fit_age_s": float(age) if age is not None else "never",
+                "scale_fits_rejected_by_gate": stage.smoother.rejected, "scale_reason": st.reason})
+    if inputs is not None:
+        out.update({"scale_messages_received": inputs.received, "scale_messages_refused": inputs.rejected})
+    return out
+
+
 def diagnostic_array(stamp, name: str, hardware_id: str, snap: dict, static: dict):
     """A DiagnosticArray with one status: OK while frames flow, WARN without input or with recent problems."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -168,6 +184,9 @@ def diagnostic_array(stamp, name: str, hardware_id: str, snap: dict, static: dic
         status.level, status.message = DiagnosticStatus.OK, "idle: no subscriber on any output"
     elif snap["output_rate_hz"] == 0:
         status.level, status.message = DiagnosticStatus.WARN, f"no output: {snap['last_problem'] or 'busy'}"
+    elif snap.get("scale_state") in ("expired", "waiting"):  # issue 13: depth flows, the scale does not
+        status.level = DiagnosticStatus.WARN
+        status.message = f"{snap['output_rate_hz']:.1f} Hz, no metric scale: {snap.get('scale_reason') or 'waiting'}"
     else:
         status.level, status.message = DiagnosticStatus.OK, f"{snap['output_rate_hz']:.1f} Hz"
 

@@ -24,7 +24,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from . import conversions as conv
 from .conversions import InputError
-from .diagnostics import FrameStats, diagnostic_array
+from .diagnostics import FrameStats, diagnostic_array, scale_diagnostics
 from .params import NodeConfig, ParameterError, flatten, from_flat, restart_only_parameters, validate
 from .pipeline import CameraModel, DepthPipeline
 from .qos import qos_profile
@@ -74,6 +74,7 @@ class DepthNodeCore:
         self._steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self._param_names = frozenset(defaults)
         node.add_on_set_parameters_callback(self.on_set_parameters)
+        self.scale_inputs = None  # issue 13: ScaleInputs when scale_source is not none
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -130,6 +131,13 @@ class DepthNodeCore:
         from diagnostic_msgs.msg import DiagnosticArray
 
         self.pubs["diagnostics"] = self.node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # issue 13: metric anchors (ros/scale_inputs.py)
+        if cfg.scale_source != "none":
+            from .scale_inputs import ScaleInputs
+
+            self.scale_inputs = ScaleInputs(cfg, self.throttle.log)
+        self.static_diag["scale_source"] = cfg.scale_source
+        self.static_diag["training_focal"] = f"{est.meta.training_focal:g} px" if est.meta.training_focal else "unknown"
         self.log.info(f"model {self.static_diag['model']} on {self.static_diag['engine']}, network input "
                       f"{self.static_diag['network_input_size']}; publishing {self.static_diag['output']}")
 
@@ -147,6 +155,10 @@ class DepthNodeCore:
         info_q = qos_profile(dataclasses.replace(cfg.input_qos, depth=max(10, cfg.input_qos.depth)))
         self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, info_q,
                                                callback_group=self.aux_group))
+        if self.scale_inputs is not None:  # issue 13
+            sub = self.scale_inputs.subscribe(n, qos_profile(cfg.input_qos), self.aux_group)
+            if sub is not None:
+                self.subs.append(sub)
         self._start_diagnostics_timer()
         topic = n.resolve_topic_name("image/compressed" if cfg.input_type == "compressed" else "image")
         self.log.info(f"listening on {topic} ({cfg.input_qos.reliability}, depth {cfg.input_qos.depth})")
@@ -188,6 +200,7 @@ class DepthNodeCore:
             self.estimator = self.pipeline = None
             self.camera = None
             self.cfg = None
+            self.scale_inputs = None
 
     # ---------------------------------------------------------------------------------- parameters
 
@@ -273,8 +286,11 @@ class DepthNodeCore:
             if not wanted:
                 self.stats.on_without_subscribers()
                 return
+        anchors = None
+        if self.scale_inputs is not None:  # issue 13: the anchor message matched to this image
+            anchors = self.scale_inputs.match(stamp, msg.header.frame_id)
         try:
-            out = pipeline.process(msg, self.camera, wanted)
+            out = pipeline.process(msg, self.camera, wanted, anchors)
         except InputError as exc:
             self.stats.on_skipped(str(exc))
             self.throttle.log(exc.kind, f"frame skipped: {exc}")
@@ -291,6 +307,9 @@ class DepthNodeCore:
             if "points" in self.pubs or "camera_info" in self.pubs:
                 self.throttle.log("waiting_camera_info", f"depth/camera_info and depth/points wait: "
                                                          f"{out.missing_camera_info}")
+        st = pipeline.scale.status  # issue 13: refused anchors / fits, throttled per reason
+        if st.reason:
+            self.throttle.log(f"scale_{st.reason_kind}", f"scale: {st.reason}")
         published = []
         try:
             for key, (_, topic) in OUTPUT_TOPICS.items():
@@ -312,6 +331,8 @@ class DepthNodeCore:
         if pub is None:
             return
         snap = self.stats.snapshot()
+        if self.pipeline is not None:  # issue 13
+            snap.update(scale_diagnostics(self.pipeline.scale, self.scale_inputs))
         msg = diagnostic_array(self.node.get_clock().now().to_msg(),
                                f"{self.node.get_name()}: depth", self.node.get_fully_qualified_name(),
                                snap, self.static_diag)

@@ -62,6 +62,21 @@ class NodeConfig:
     publish_colored: bool = True
     colored_min: float = 0.0  # colour range; both 0 = per-frame 2nd..98th percentile
     colored_max: float = 0.0
+    # --- issue 13: metric scale (docs/scale.md) ---------------------------------------------------
+    focal_rescale: str = "auto"  # auto: metric output x f_c / f_t when the model records f_t; off
+    scale_source: str = "none"  # none | depth | points | range | ground
+    scale_extrinsic: str = ""  # "x y z qx qy qz qw" camera <- sensor (points); "" = already in the camera frame
+    scale_tolerance: float = 0.05  # seconds between image and anchor stamps
+    scale_min_inliers: int = 20
+    scale_inlier_threshold: float = 0.1  # relative depth error of an inlier
+    scale_smoothing: float = 0.3  # weight of a new fit in the log-scale average; 1 = no smoothing
+    scale_gate: float = 0.25  # |log(new / smoothed scale)| above this: the fit is rejected
+    scale_hold_timeout: float = 2.0  # seconds the last good fit is held without a new one
+    scale_range_u: float = -1.0  # range: input-image pixel the beam hits; -1 = the image centre
+    scale_range_v: float = -1.0
+    ground_height: float = 0.0  # ground: metres of the camera above the floor
+    ground_pitch: float = 0.0  # ground: radians the camera looks down
+    # ------------------------------------------------------------------------------------------------
     # diagnostics / logging
     diagnostics_period: float = 1.0  # seconds
     log_throttle: float = 1.0  # seconds between two logs of the same bad-input reason
@@ -70,6 +85,7 @@ class NodeConfig:
 
     # filled by validate()
     network_hw: tuple[int, int] | None = field(default=None, compare=False, repr=False)
+    extrinsic: tuple | None = field(default=None, compare=False, repr=False)  # issue 13: parsed scale_extrinsic
 
     def flat_defaults(self) -> dict:
         """{ROS parameter name: value} (nested QoS as `input_qos.reliability`)."""
@@ -79,7 +95,7 @@ class NodeConfig:
 def flatten(cfg: NodeConfig) -> dict:
     out = {}
     for f in dataclasses.fields(cfg):
-        if f.name == "network_hw":
+        if f.name in ("network_hw", "extrinsic"):
             continue
         v = getattr(cfg, f.name)
         if isinstance(v, QosConfig):
@@ -165,6 +181,7 @@ def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
         raise ParameterError(f"diagnostics_period: must be in [0.05, 60] s, got {cfg.diagnostics_period}")
     if not 0.0 <= cfg.log_throttle <= 3600.0:
         raise ParameterError(f"log_throttle: must be in [0, 3600] s, got {cfg.log_throttle}")
+    _validate_scale(cfg)  # issue 13
     for name in ("input_qos", "output_qos"):
         q = getattr(cfg, name)
         _choice(f"{name}.reliability", q.reliability, RELIABILITIES)
@@ -188,11 +205,52 @@ def restart_only_parameters() -> frozenset[str]:
     return frozenset(NodeConfig().flat_defaults()) - LIVE_PARAMETERS
 
 
+def _validate_scale(cfg: NodeConfig) -> None:
+    """Issue 13: the metric-scale parameters (docs/scale.md)."""
+    from ..scale.stage import SOURCES
+
+    _choice("focal_rescale", cfg.focal_rescale, ("auto", "off"))
+    _choice("scale_source", cfg.scale_source, SOURCES)
+    cfg.extrinsic = None
+    if cfg.scale_extrinsic.strip():
+        try:
+            vals = [float(v) for v in cfg.scale_extrinsic.replace(",", " ").split()]
+        except ValueError:
+            vals = []
+        if len(vals) != 7 or not all(abs(v) < 1e6 for v in vals) or sum(v * v for v in vals[3:]) < 1e-12:
+            raise ParameterError(f"scale_extrinsic: expected 'x y z qx qy qz qw' (7 finite numbers, non-zero "
+                                 f"quaternion), got {cfg.scale_extrinsic!r}")
+        cfg.extrinsic = tuple(vals)
+    if not 0.0 <= cfg.scale_tolerance <= 10.0:
+        raise ParameterError(f"scale_tolerance: must be in [0, 10] s, got {cfg.scale_tolerance}")
+    if not 1 <= cfg.scale_min_inliers <= 1_000_000:
+        raise ParameterError(f"scale_min_inliers: must be >= 1, got {cfg.scale_min_inliers}")
+    if not 0.0 < cfg.scale_inlier_threshold < 1.0:
+        raise ParameterError(f"scale_inlier_threshold: must be in (0, 1), got {cfg.scale_inlier_threshold}")
+    if not 0.0 < cfg.scale_smoothing <= 1.0:
+        raise ParameterError(f"scale_smoothing: must be in (0, 1], got {cfg.scale_smoothing}")
+    if not cfg.scale_gate > 0.0:
+        raise ParameterError(f"scale_gate: must be > 0, got {cfg.scale_gate}")
+    if not cfg.scale_hold_timeout >= 0.0:
+        raise ParameterError(f"scale_hold_timeout: must be >= 0 s, got {cfg.scale_hold_timeout}")
+    if cfg.scale_source == "ground" and not (0.0 < cfg.ground_height < 100.0 and abs(cfg.ground_pitch) < 1.5):
+        raise ParameterError(f"ground_height/ground_pitch: scale_source ground needs 0 < ground_height < 100 m and "
+                             f"|ground_pitch| < 1.5 rad, got {cfg.ground_height}/{cfg.ground_pitch}")
+
+
+def scale_config(cfg: NodeConfig):
+    """Issue 13: the `ScaleConfig` of the node's parameters."""
+    from ..scale.stage import ScaleConfig
+
+    return ScaleConfig(cfg.focal_rescale, cfg.scale_source, cfg.scale_inlier_threshold, cfg.scale_min_inliers,
+                       cfg.scale_smoothing, cfg.scale_gate, cfg.scale_hold_timeout, cfg.ground_height, cfg.ground_pitch)
+
+
 def validate_for_model(cfg: NodeConfig, kind: str, model_max_depth: float | None) -> tuple[float, float]:
     """The effective [min_depth, max_depth] range once the model is known (ParameterError if impossible)."""
     if kind == "metric":
         hi = cfg.max_depth or (model_max_depth or float("inf"))
-    elif cfg.relative_scale > 0:
+    elif cfg.relative_scale > 0 or cfg.scale_source != "none":
         hi = cfg.max_depth or float("inf")
     else:
         return cfg.min_depth, cfg.max_depth or float("inf")

@@ -19,7 +19,7 @@ from ..depth_io import metres_to_uint16
 from ..geometry import RayCache, backproject, colorize, pack_rgb_float, scale_intrinsics, set_invalid_nan
 from . import conversions as conv
 from .message_buffers import OutputBuffers
-from .params import NodeConfig, validate_for_model
+from .params import NodeConfig, scale_config, validate_for_model
 
 PREVIEW_SAMPLE_STEP = 8  # the per-frame colour range comes from every 8th pixel of every 8th row
 
@@ -56,6 +56,7 @@ class FrameOutputs:
     points: object | None = None  # depth/points, PointCloud2
     colored: Image | None = None  # depth/colored, bgr8
     missing_camera_info: str = ""  # why camera_info/points were not produced
+    missing_scale: str = ""  # issue 13: relative model with a scale source, no metric depth this frame: why
 
 
 class DepthPipeline:
@@ -66,8 +67,12 @@ class DepthPipeline:
         self.cfg = cfg
         self.kind = estimator.kind
         self.min_depth, self.max_depth = validate_for_model(cfg, self.kind, estimator.max_depth)
-        # metric output: metric models, or relative models with a configured scale
-        self.metric = self.kind == "metric" or cfg.relative_scale > 0
+        # metric output: metric models, or relative models with a configured scale or a scale source
+        self.metric = self.kind == "metric" or cfg.relative_scale > 0 or cfg.scale_source != "none"
+        # issue 13: focal rule and metric anchors (depth_anything_ros/scale)
+        from ..scale import ScaleStage
+
+        self.scale = ScaleStage(self.kind, getattr(estimator.meta, "training_focal", None), scale_config(cfg))
         self.outputs = self._enabled_outputs()
         self.rays = RayCache()
         self.buffers = OutputBuffers()
@@ -77,6 +82,8 @@ class DepthPipeline:
         """Names of the outputs this configuration publishes (FrameOutputs fields)."""
         cfg = self.cfg
         names = {"depth", "camera_info"} if self.metric else {"relative"}
+        if self.kind == "relative" and cfg.scale_source != "none":
+            names.add("relative")  # issue 13: the raw output keeps flowing while no fit is held
         if self.metric and cfg.publish_depth_mm:
             names.add("depth_mm")
         if self.metric and cfg.publish_points:
@@ -104,11 +111,15 @@ class DepthPipeline:
         values = self.buffers.array("depth" if self.metric else "relative", out_size, np.float32)
         return self.estimator.predict(rgb, out_size, out=values)
 
-    def to_depth(self, values: np.ndarray) -> np.ndarray:
-        """Model output -> metres with NaN for invalid, in place (metric output only); returns the uint8 valid mask."""
+    def to_depth(self, values: np.ndarray, numerator: float | None = None) -> np.ndarray:
+        """Model output -> metres with NaN for invalid, in place (metric output only); returns the uint8 valid mask.
+
+        Relative models: depth = numerator / values (numerator: relative_scale, or 1 once the anchor fit
+        has made `values` metric inverse depth)."""
         if self.kind == "relative":
             positive = values > 0
-            np.divide(np.float32(self.cfg.relative_scale), values, out=values, where=positive)
+            num = self.cfg.relative_scale if numerator is None else numerator
+            np.divide(np.float32(num), values, out=values, where=positive)
             values[~positive] = np.nan
         return set_invalid_nan(values, self.min_depth, self.max_depth)
 
@@ -152,17 +163,44 @@ class DepthPipeline:
 
     # ------------------------------------------------------------------------------------ frame
 
-    def process(self, msg, camera: CameraModel | None, wanted=None) -> FrameOutputs:
+    def process(self, msg, camera: CameraModel | None, wanted=None, anchors=None) -> FrameOutputs:
         """All output messages for one input message (InputError for bad input).
 
         `wanted`: the output names to make (e.g. those with subscribers); None = every enabled output.
+        `anchors`: issue 13, (AnchorInput or None, why none) for this frame from `ScaleInputs.match`.
         """
         rgb = self.decode(msg)
         values = self.infer(rgb, self.output_size(*rgb.shape[:2]))
-        return self.fill(values, rgb, msg.header, camera, wanted)
+        return self.fill(values, rgb, msg.header, camera, wanted, anchors)
+
+    def apply_scale(self, values: np.ndarray, rgb: np.ndarray, header, camera: CameraModel | None,
+                    anchors, want, out: FrameOutputs) -> float | None:
+        """Issue 13: focal rule and anchor fit, in place. Returns the `to_depth` numerator for relative
+        models (1 with a held fit, relative_scale without) and None when there is no metric depth."""
+        K_in = K_out = None
+        in_size = rgb.shape[:2]
+        if camera is not None and camera.size == in_size:
+            K_in = camera.K
+            K_out = self.scaled_camera(camera, values.shape)[0]
+        if self.kind == "relative" and "relative" in want:
+            raw = self.buffers.array("relative", values.shape, np.float32)
+            np.copyto(raw, values)
+            out.relative = conv.numpy_to_image(raw, "32FC1", header)
+        inp, missing = anchors if anchors is not None else (None, "")
+        net = self.estimator.preprocessor.size_for(*in_size) if self.kind == "metric" else None
+        stamp = conv.stamp_to_seconds(header.stamp)
+        metric = self.scale.apply(values, stamp, K_out, K_in, in_size, net, inp, missing)
+        if self.kind == "metric":
+            return 1.0
+        if metric:
+            return 1.0
+        if self.cfg.relative_scale > 0:
+            return self.cfg.relative_scale
+        out.missing_scale = self.scale.status.reason or "no metric scale yet"
+        return None
 
     def fill(self, values: np.ndarray, rgb: np.ndarray, header, camera: CameraModel | None,
-             wanted=None) -> FrameOutputs:
+             wanted=None, anchors=None) -> FrameOutputs:
         """Output messages from the model output at the output size (everything after the forward pass).
 
         `values` is turned into depth in place and carried by depth/image (or depth/relative): give
@@ -177,7 +215,10 @@ class DepthPipeline:
             if "colored" in want:
                 out.colored = conv.numpy_to_image(self.preview(values), "bgr8", header)
             return out
-        valid = self.to_depth(values)
+        numerator = self.apply_scale(values, rgb, header, camera, anchors, want, out)  # issue 13
+        if numerator is None:
+            return out
+        valid = self.to_depth(values, numerator)
         if "depth" in want:
             out.depth = conv.numpy_to_image(values, "32FC1", header)
         if "depth_mm" in want:
