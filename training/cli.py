@@ -49,12 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_intermixed_args(argv)
-    from .engine import load_config
+    from .config import ConfigError, load_config
 
-    cfg = load_config(args.config, args.overrides)
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     import torch
 
-    torch.set_num_threads(int(cfg.get("threads", 2)))
+    torch.set_num_threads(cfg.threads)
     _stages()[args.command](cfg)
     return 0
 

@@ -3,6 +3,7 @@
 relative: the prediction is affine-invariant disparity; fit scale and shift in disparity by least squares on the
           evaluation mask, then metrics in depth (variant Z; variant D is reported with a "disp_" prefix).
 metric:   the prediction is metres; NaN -> min, inf -> max, clamp to [min_depth, max_depth], then metrics.
+          With `align="median"` or `"lstsq"`, one scale per image is fitted in depth first (metric_aligned).
 Mask: GT valid & min_depth < gt < max_depth & the dataset's eval crop. Metrics are averaged per image.
 """
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask,
-                              mean_metrics, metric_depth_metrics, relative_metrics)
+from .metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask, mean_metrics,
+                      metric_aligned_metrics, metric_depth_metrics, relative_metrics)
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 
@@ -29,7 +30,7 @@ def _resize(pred: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: float | None = None,
              max_depth: float | None = None, limit: int | None = None, output_dir=None, num_figures: int = 4,
-             name: str | None = None, progress: bool = True) -> dict:
+             name: str | None = None, progress: bool = True, align: str | None = None) -> dict:
     """Run `predict_fn(rgb uint8 HxWx3) -> float32 HxW` on every sample of `dataset` and score it.
 
     min/max depth default to the dataset's attributes. Returns {"dataset", "kind", "count", "min_depth",
@@ -38,6 +39,8 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
     """
     if kind not in ("relative", "metric"):
         raise ValueError(f"kind must be 'relative' or 'metric', got {kind!r}")
+    if align is not None and kind != "metric":
+        raise ValueError("align applies to metric predictions only (relative ones are aligned in disparity)")
     lo = float(min_depth if min_depth is not None else getattr(dataset, "min_depth", 1e-3))
     hi = float(max_depth if max_depth is not None else getattr(dataset, "max_depth", 80.0))
     crop_fn = getattr(dataset, "eval_crop", None)
@@ -54,6 +57,9 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
             if kind == "relative":
                 m = relative_metrics(pred, s.depth, mask, lo, hi)
                 shown = disparity_to_depth(align_scale_shift_disparity(pred, s.depth, mask).disparity, lo, hi)
+            elif align:
+                m = metric_aligned_metrics(pred, s.depth, mask, lo, hi, align)
+                shown = np.clip(np.nan_to_num(m["scale"] * pred, nan=lo, posinf=hi, neginf=lo), lo, hi)
             else:
                 m = metric_depth_metrics(pred, s.depth, mask, lo, hi)
                 shown = np.clip(np.nan_to_num(pred, nan=lo, posinf=hi, neginf=lo), lo, hi)
@@ -70,7 +76,8 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
         "dataset": name or getattr(dataset, "name", type(dataset).__name__), "kind": kind, "count": len(rows),
         "min_depth": lo, "max_depth": hi, "crop": getattr(crop_fn, "__name__", None) if crop_fn else None,
         "protocol": ("lsq scale+shift in disparity, metrics in depth (variant Z); disp_* = variant D"
-                     if kind == "relative" else "direct metric depth, clamped to [min, max]"),
+                     if kind == "relative" else f"metric depth, {align} scale per image in depth, clamped to [min, max]"
+                     if align else "direct metric depth, clamped to [min, max]"),
         "mean": mean_metrics(rows), "per_sample": rows, "skipped": skipped,
     }
     if output_dir is not None:
