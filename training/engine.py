@@ -165,8 +165,12 @@ def atomic_save(obj, path: str | Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, (OSError, RuntimeError)):  # torch.save reports a short write as RuntimeError
+            msg = (f"{path}: checkpoint write failed ({(str(exc).splitlines() or [''])[0][:200]}); "
+                   "the previous checkpoint is kept")
+            raise (OSError(exc.errno, msg) if getattr(exc, "errno", None) else OSError(msg)) from exc
         raise
 
 
