@@ -1,4 +1,4 @@
-"""What every training stage shares: config, distributed setup, optimizer groups, lr schedules,
+"""What every training stage shares (the config lives in training/config.py): distributed setup, optimizer groups, lr schedules,
 atomic checkpoints with resume, TensorBoard logging and the final summary table.
 
 Distributed: launch any stage with `python -m torch.distributed.run --nproc-per-node N --standalone -m
@@ -20,11 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-
-# ---------------------------------------------------------------------------------------------- config
-
-from .config import ConfigError, TrainConfig, load_config  # noqa: E402,F401  (the one config loader)
-
 
 # ---------------------------------------------------------------------------------------------- distributed
 

@@ -4,7 +4,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-import yaml
 
 from training.config import ConfigError, TrainConfig, from_dict, load_config, replace
 

@@ -1,11 +1,12 @@
 """The stages end to end on tiny data: single process and 2-process torchrun (gloo); exact resume is in
 test_resume.py."""
 import json
+
 import numpy as np
 import torch
 
 from depth_anything_ros.model.checkpoint import load_checkpoint
-from train_helpers import CONFIG, REPO, cli, overrides
+from train_helpers import CONFIG, cli, overrides
 
 
 def run_ok(*args, **kw):
