@@ -1,5 +1,5 @@
-"""What every training stage shares (the config lives in training/config.py): distributed setup, optimizer groups, lr schedules,
-atomic checkpoints with resume, TensorBoard logging and the final summary table.
+"""What every training stage shares (the config lives in training/config.py): distributed setup, optimizer
+groups, lr schedules, atomic checkpoints with resume, TensorBoard logging and the final summary table.
 
 Distributed: launch any stage with `python -m torch.distributed.run --nproc-per-node N --standalone -m
 training.cli ...`; `setup_distributed` reads RANK/WORLD_SIZE/LOCAL_RANK from the environment and picks

@@ -58,8 +58,12 @@ class TrainLoop:
         self.ema = None
         self.timer = Timer()
         self.log = Logger(out / "tb", enabled=d.main and cfg.tensorboard)
-        self.bar = tqdm(total=c.steps, initial=step, desc=stage, disable=not d.main or not cfg.progress)
         self.budget = Budget(c.steps, c.max_minutes, d, (state or {}).get("extra", {}).get("spent", 0.0))
+        # a time budget shows progress (and the ETA) in seconds, else in steps
+        self.by_time = bool(c.max_minutes)
+        total, initial = ((int(self.budget.limit), int(self.budget.spent0)) if self.by_time else (c.steps, step))
+        self.bar = tqdm(total=total, initial=initial, desc=stage, unit="s" if self.by_time else "it",
+                        disable=not d.main or not cfg.progress)
         if state and "rng" in state:
             rng = state["rng"]
             if len(rng) != d.world:
@@ -90,8 +94,11 @@ class TrainLoop:
 
         value = loss.item()
         self.ema = value if self.ema is None else 0.95 * self.ema + 0.05 * value
-        self.bar.update(1)
-        self.bar.set_postfix({self.loss_name: f"{self.ema:.4f}"})
+        if self.by_time:
+            self.bar.update(max(0, min(int(self.budget.spent()), self.bar.total) - self.bar.n))
+        else:
+            self.bar.update(1)
+        self.bar.set_postfix({"step": self.step, self.loss_name: f"{self.ema:.4f}"})
         if self.every(self.c.log_every):
             self.log.scalars(self.step, **{f"{self.prefix}/{self.loss_name}": value,
                                            f"{self.prefix}/lr_encoder": self.opt.param_groups[0]["lr"],
