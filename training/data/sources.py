@@ -106,10 +106,8 @@ def open_source(src) -> Source:
 def split_groups(ds: Source, fraction: float, gap: int) -> tuple[list[int], list[int], int]:
     """(train positions, validation positions, frames dropped as the gap) for one source."""
     n = len(ds)
-    if fraction <= 0:
-        return list(range(n)), [], 0
     if ds.sequence:
-        n_val = max(1, int(round(fraction * n)))
+        n_val = int(round(fraction * n))
         start = n - n_val
         train_end = max(0, start - gap)
         return list(range(train_end)), list(range(start, n)), start - train_end
@@ -117,7 +115,9 @@ def split_groups(ds: Source, fraction: float, gap: int) -> tuple[list[int], list
     for i in range(n):
         groups.setdefault(ds.group(i), []).append(i)
     names = sorted(groups)
-    n_val = max(1, int(round(fraction * len(names))))
+    n_val = int(round(fraction * len(names)))
+    if n_val == 0:
+        return list(range(n)), [], 0
     # evenly spread scenes, so validation is not one corner of the seed range
     pick = {names[int(k)] for k in np.linspace(0, len(names) - 1, n_val).round()}
     train = [i for g in names if g not in pick for i in groups[g]]
@@ -175,11 +175,11 @@ def labeled_sets(cfg, kind: str | None = None, need_val: bool = False):
         gap += g
     train = Concat(train_parts)
     val = Concat(val_parts) if val_parts else None
-    if not len(train):
-        raise ValueError(f"no training frames in {[s.spec for s in sources]}")
     if need_val and (val is None or not len(val)):
         raise ValueError(f"the validation split of {[s.spec for s in sources]} is empty: too few frames for "
                          f"data.split_fraction={d.split_fraction} and data.split_gap={d.split_gap} (or give data.val)")
+    if not len(train):
+        raise ValueError(f"no training frames in {[s.spec for s in sources]}")
     info = {"sources": [s.spec for s in sources], "train_frames": len(train),
             "val_frames": len(val) if val is not None else 0, "gap_frames": gap}
     return train, val, info
