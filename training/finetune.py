@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.2, help="share of the recording held out (end of it)")
     p.add_argument("--val-gap", type=int, default=10, help="frames between train and validation used by neither")
     p.add_argument("--val-every", type=int, default=25, help="validate every N steps (and at the end)")
+    p.add_argument("--test", help="held-out test set (folder DIR or dataset spec), scored before and after")
     p.add_argument("--config", type=Path, help="base training config (optional; keys as in training/configs)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -267,6 +268,23 @@ def curves_figure(path: Path, curve: list[dict]) -> None:
     plt.close(fig)
 
 
+def held_out_test(spec: str, src, before, after, size, max_depth: float) -> dict:
+    """Direct metric AbsRel / RMSE / d1 of the starting and the fine-tuned model on a held-out set, with the
+    training source's depth range."""
+    from .config import SourceCfg
+    from .data.sources import open_source
+    from .stages.common import evaluate_model
+    from .stages.report import _m
+
+    spec = spec if ":" in spec.split(",")[0] else f"folder:{spec}"
+    ds = open_source(SourceCfg(spec=spec, min_depth=src.min_depth, max_depth=src.max_depth))
+    out = {"spec": spec, "frames": len(ds)}
+    for name, m in (("start", before), ("finetuned", after)):
+        r = evaluate_model(m, ds, "metric", size, max_depth=min(max_depth, ds.max_depth), name="test")
+        out[name] = {"abs_rel": _m(r, "abs_rel"), "rmse": _m(r, "rmse"), "d1": _m(r, "d1"), "frames": r["count"]}
+    return out
+
+
 def report_markdown(rep: dict) -> str:
     v = rep["validation"]
     rows = [("starting model", v["start"]), (f"fine-tuned (step {v['best']['step']}, shipped)", v["best"])]
@@ -282,6 +300,12 @@ def report_markdown(rep: dict) -> str:
               f"{rep['data']['depth_range'][0]:g}-{rep['data']['depth_range'][1]:g} m:", "",
               "| model | AbsRel | RMSE (m) | d1 |", "|---|---|---|---|"]
     lines += [f"| {name} | {r['abs_rel']:.4f} | {r['rmse']:.3f} | {r['d1']:.4f} |" for name, r in rows]
+    if rep.get("test"):
+        t = rep["test"]
+        lines += ["", f"Held-out test set `{t['spec']}` ({t['frames']} frames), direct metric depth:", "",
+                  "| model | AbsRel | RMSE (m) | d1 |", "|---|---|---|---|"]
+        lines += [f"| {name} | {t[k]['abs_rel']:.4f} | {t[k]['rmse']:.3f} | {t[k]['d1']:.4f} |"
+                  for name, k in (("starting model", "start"), ("fine-tuned", "finetuned"))]
     lines += ["", "![curves](curves.png)", "", "![errors](errors.png)", ""]
     return "\n".join(lines)
 
@@ -343,6 +367,8 @@ def run(a) -> dict:
                      "errors.png"]}
     curves_figure(out / "curves.png", val["curve"])
     before, _ = load_checkpoint(a.init)
+    if a.test:
+        rep["test"] = held_out_test(a.test, src, before, model, (h, w), new_meta.max_depth)
     from .data.sources import labeled_sets
 
     _train, val_set, _ = labeled_sets(cfg, None, need_val=True)
