@@ -290,7 +290,8 @@ def report_markdown(rep: dict) -> str:
     rows = [("starting model", v["start"]), (f"fine-tuned (step {v['best']['step']}, shipped)", v["best"])]
     lines = [f"# Fine-tune report: {rep['out']}", "",
              f"- data: `{rep['data']['spec']}` ({rep['split']['train_frames']} train / {rep['split']['val_frames']} "
-             f"validation frames, {rep['split']['gap_frames']} gap frames unused; validation = the end of the recording)",
+             f"validation frames, {rep['split']['gap_frames']} gap frames unused; validation = "
+             f"{'whole scenes' if rep['data']['spec'].startswith('synthetic:') else 'the end of the recording'})",
              f"- init: `{rep['init']}` ({rep['init_mode']}), network size {rep['network_size'][0]}x{rep['network_size'][1]}, "
              f"{rep['steps']} steps in {rep['train_seconds']:.0f} s",
              ]
