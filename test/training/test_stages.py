@@ -49,3 +49,30 @@ def test_torchrun_two_processes_train_and_resume(tmp_path, tiny_data):
     run_ok("pseudo-label", "--config", CONFIG, *o, torchrun=2)
     assert len(list((tmp_path / "pseudo").glob("*.npy"))) == 16
     assert not list((tmp_path / "pseudo").glob("*.tmp*"))
+
+
+def test_stages_read_any_reader_and_freeze_the_encoder(tmp_path, tiny_data):
+    """The teacher trains on a rosbag (data.train), the metric stage starts from its encoder (V2 recipe) on an
+    RGB-D folder with a frozen encoder: after training, the encoder tensors are still the teacher's."""
+    from bags import write_rgbd_bag
+    from depth_anything_ros.data.readers import SyntheticShards
+    from training import data_cli
+
+    frames = [SyntheticShards(tiny_data / "labeled")[i] for i in range(8)]
+    write_rgbd_bag(tmp_path / "bag", frames, storage="mcap")
+    data_cli.export_folder(f"synthetic:{tiny_data / 'labeled'}", tmp_path / "folder", limit=8, progress=False)
+    bag_src = f"data.train=[{{spec: 'rosbag:{tmp_path / 'bag'}', max_depth: 15.0}}]"
+    run_ok("train-teacher", "--config", CONFIG, *overrides(tmp_path, tiny_data, bag_src))
+    teacher, _ = load_checkpoint(tmp_path / "teacher" / "model.safetensors")
+    folder_src = f"data.train=[{{spec: 'folder:{tmp_path / 'folder'}'}}]"
+    run_ok("finetune-metric", "--config", CONFIG, *overrides(tmp_path, tiny_data, folder_src, "metric.init_from=teacher",
+                                                             "metric.freeze_encoder=true", "data.split_fraction=0.25",
+                                                             "data.split_gap=0"))
+    _shipped, meta = load_checkpoint(tmp_path / "metric" / "model.safetensors")
+    model, _ = load_checkpoint(tmp_path / "metric" / "final.safetensors")  # the last step, whatever was shipped
+    assert meta.extra["provenance"]["data"] == [f"folder:{tmp_path / 'folder'}"]
+    assert meta.extra["provenance"]["train_frames"] == 6 and meta.extra["provenance"]["val_frames"] == 2
+    for k, v in teacher.pretrained.state_dict().items():
+        assert torch.equal(model.pretrained.state_dict()[k], v), k
+    s = json.loads((tmp_path / "metric" / "summary.json").read_text())
+    assert s["validation"]["curve"][0]["step"] == 0  # the starting model is scored first
