@@ -215,6 +215,8 @@ def error_figure(path: Path, val, before, after, size, n: int = 3) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from depth_anything_ros.evaluation.evaluate import plot_row
+
     from .stages.common import predict_np
 
     idx = np.linspace(0, len(val) - 1, min(n, len(val))).round().astype(int)
@@ -229,15 +231,7 @@ def error_figure(path: Path, val, before, after, size, n: int = 3) -> None:
                   (preds[0], "turbo_r", "before (m)"), (preds[1], "turbo_r", "after (m)"),
                   (errs[0], "magma", f"AbsRel before {np.nanmean(errs[0]):.3f}"),
                   (errs[1], "magma", f"AbsRel after {np.nanmean(errs[1]):.3f}")]
-        for ax, (img, cmap, title) in zip(row, panels):
-            if cmap is None:
-                ax.imshow(img)
-            else:
-                kw = dict(vmin=lo, vmax=hi) if cmap == "turbo_r" else dict(vmin=0, vmax=0.3)
-                im = ax.imshow(img, cmap=cmap, **kw)
-                fig.colorbar(im, ax=ax, fraction=0.035)
-            ax.set_title(title, fontsize=8)
-            ax.axis("off")
+        plot_row(fig, row, panels, lo, hi)
     fig.tight_layout()
     fig.savefig(path, dpi=70)
     plt.close(fig)

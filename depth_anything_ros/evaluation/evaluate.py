@@ -103,18 +103,24 @@ def save_figure(figs, path, lo: float, hi: float) -> None:
         err = np.where(mask, np.abs(pred - np.nan_to_num(gt, nan=1.0)) / np.nan_to_num(gt, nan=1.0), np.nan)
         panels = ((rgb, None, src), (gt, "turbo_r", "ground truth (m)"), (pred, "turbo_r", "prediction (m)"),
                   (err, "magma", "AbsRel error"))
-        for ax, (img, cmap, title) in zip(row, panels):
-            if cmap is None:
-                ax.imshow(img)
-            else:
-                kw = dict(vmin=vmin, vmax=vmax) if cmap == "turbo_r" else dict(vmin=0, vmax=0.3)
-                im = ax.imshow(img, cmap=cmap, **kw)
-                fig.colorbar(im, ax=ax, fraction=0.035)
-            ax.set_title(title, fontsize=8)
-            ax.axis("off")
+        plot_row(fig, row, panels, vmin, vmax)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def plot_row(fig, axes, panels, vmin: float, vmax: float) -> None:
+    """One figure row: (image, cmap, title) panels; cmap None = RGB, "turbo_r" = depth in [vmin, vmax],
+    anything else = an error map in [0, 0.3]; each map with its colour bar."""
+    for ax, (img, cmap, title) in zip(axes, panels):
+        if cmap is None:
+            ax.imshow(img)
+        else:
+            kw = dict(vmin=vmin, vmax=vmax) if cmap == "turbo_r" else dict(vmin=0, vmax=0.3)
+            im = ax.imshow(img, cmap=cmap, **kw)
+            fig.colorbar(im, ax=ax, fraction=0.035)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
 
 
 def format_table(result: dict) -> str:

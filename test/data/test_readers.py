@@ -118,15 +118,21 @@ def test_open_dataset_errors(tmp_path):
 
 
 # ----------------------------------------------------------------------------- rosbag2
-def _write_bag(path, lidar: bool):
-    from rosbags.rosbag2 import Writer
+def _ros_types():
+    """The ROS 2 Humble typestore of `rosbags` and the message classes the bags below use."""
     from rosbags.typesys import Stores, get_typestore
 
     ts = get_typestore(Stores.ROS2_HUMBLE)
     T = ts.types
-    Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
-    Image, Info = T["sensor_msgs/msg/Image"], T["sensor_msgs/msg/CameraInfo"]
-    Cloud, Field, Roi = T["sensor_msgs/msg/PointCloud2"], T["sensor_msgs/msg/PointField"], T["sensor_msgs/msg/RegionOfInterest"]
+    return (ts, T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"], T["sensor_msgs/msg/Image"],
+            T["sensor_msgs/msg/CameraInfo"], T["sensor_msgs/msg/PointCloud2"], T["sensor_msgs/msg/PointField"],
+            T["sensor_msgs/msg/RegionOfInterest"])
+
+
+def _write_bag(path, lidar: bool):
+    from rosbags.rosbag2 import Writer
+
+    ts, Header, Time, Image, Info, Cloud, Field, Roi = _ros_types()
     h, w = 24, 32
     K = np.array([[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])
     frames = []
@@ -216,16 +222,11 @@ def test_export_rosbag_to_folder(tmp_path):
 # ----------------------------------------------------------------------------- rosbag2: LiDAR and multi-sensor
 def _write_lidar_bag(path, cam_hz=30.0, lidar_hz=10.0, seconds=2.0, lidar_offset_ns=5_000_000, gap=None,
                      two_infos=False, storage="sqlite3"):
-    """A camera at `cam_hz`, a LiDAR at `lidar_hz` (x forward, y left, z up) whose single point lies 2 m ahead;
-    camera frames inside `gap` (t0, t1) ns are missing (a dropped stream)."""
+    """A camera at `cam_hz`, a LiDAR at `lidar_hz` (x forward, y left, z up) with two points, 2 m ahead and 5 m
+    ahead 1 m to the right; camera frames inside `gap` (t0, t1) ns are missing (a dropped stream)."""
     from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
 
-    ts = get_typestore(Stores.ROS2_HUMBLE)
-    T = ts.types
-    Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
-    Image, Info = T["sensor_msgs/msg/Image"], T["sensor_msgs/msg/CameraInfo"]
-    Cloud, Field, Roi = T["sensor_msgs/msg/PointCloud2"], T["sensor_msgs/msg/PointField"], T["sensor_msgs/msg/RegionOfInterest"]
+    ts, Header, Time, Image, Info, Cloud, Field, Roi = _ros_types()
     h, w = 24, 32
     K = np.array([[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])
 
