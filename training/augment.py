@@ -1,4 +1,4 @@
-"""Strong perturbations for the student's unlabeled input (spec §5.2, UniMatch parameters).
+"""Strong perturbations for the student's unlabeled input (V1 Sec. 3.2; parameters from the UniMatch code, our choice).
 
 Hand-written in torch on (B, 3, H, W) float images in [0, 1] (before ImageNet normalisation), with an
 explicit `torch.Generator` so runs are reproducible. torchvision is not installed here and kornia would

@@ -77,7 +77,7 @@ def seed_everything(seed: int) -> None:
 
 def param_groups(model: torch.nn.Module, lr_encoder: float, decoder_mult: float = 10.0,
                  weight_decay: float = 0.01) -> list[dict]:
-    """Two AdamW groups (spec §3.1, §5.1): encoder (`pretrained.*`) at lr, everything else at lr × mult."""
+    """Two AdamW groups (V1 Sec. 4.1, V2 metric code): encoder (`pretrained.*`) at lr, everything else at lr × mult."""
     enc, dec = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:

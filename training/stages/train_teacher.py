@@ -1,9 +1,9 @@
-"""Stage 1: the teacher, trained on labeled RGB-D with the affine-invariant loss (spec §5.1, §5.2).
+"""Stage 1: the teacher, trained on labeled RGB-D with the affine-invariant loss (Depth Anything V1, Sec. 3.1).
 
     python -m training.cli train-teacher --config training/configs/demo_vitt.yaml [teacher.steps=100]
 
-Labeled GT depth (the synthetic shards, or any reader through `data.train`) -> disparity normalised per map (synthetic sky, the only invalid pixels there, becomes
-disparity 0 when `data.invalid_is_sky`), random crop + horizontal flip, AdamW with encoder / decoder
+Labeled GT depth (the synthetic shards, or any reader through `data.train`) -> disparity normalised per
+map (synthetic sky, the only invalid pixels there, becomes disparity 0 when `data.invalid_is_sky`), random crop + horizontal flip, AdamW with encoder / decoder
 groups, linear lr decay. Resumes from `<run_dir>/teacher/last.pt`; the final weights go to
 `<run_dir>/teacher/model.safetensors` (our checkpoint format).
 """
