@@ -20,6 +20,7 @@ model of another preset...) ends with one `error:` line and exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -141,10 +142,9 @@ def make_config(a, src, meta):
     """The run's TrainConfig: `--config` (if any) with the command's options on top."""
     from depth_anything_ros.inference.preprocess import parse_size
 
-    from .config import ConfigError, apply_overrides, from_dict, read_yaml
+    from .config import ConfigError, from_dict, read_yaml
 
     raw = read_yaml(a.config) if a.config else {}
-    raw = apply_overrides(raw, [])
     model = raw.setdefault("model", {})
     if a.config and (model.get("encoder", meta.encoder), model.get("version", meta.version)) != (meta.encoder, meta.version):
         raise FinetuneError(f"{a.init}: init model is {meta.encoder}/{meta.version}, {a.config} trains "
@@ -169,7 +169,7 @@ def make_config(a, src, meta):
                progress=not a.quiet, tensorboard=False)
     raw.setdefault("provenance", "")
     data = raw.setdefault("data", {})
-    data.update(train=[_asdict(src)], val=[], split_fraction=a.val_fraction, split_gap=a.val_gap)
+    data.update(train=[dataclasses.asdict(src)], val=[], split_fraction=a.val_fraction, split_gap=a.val_gap)
     metric = raw.setdefault("metric", {})
     metric.update(init=init_mode, init_from=str(a.init), freeze_encoder=a.freeze_encoder, max_depth=max_depth,
                   min_depth=src.min_depth, input_size=list(size), crop=list(size), batch_size=a.batch_size,
@@ -181,12 +181,6 @@ def make_config(a, src, meta):
         return from_dict(raw)
     except ConfigError as exc:
         raise FinetuneError(str(exc)) from None
-
-
-def _asdict(x) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(x)
 
 
 # ---------------------------------------------------------------------------------------------- outputs
@@ -380,9 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.depth_topic and a.points_topic:
         print("error: give --depth-topic or --points-topic, not both", file=sys.stderr)
         return 2
+    from .config import ConfigError
+
     try:
         run(a)
-    except (FinetuneError, FileExistsError) as exc:
+    except (FinetuneError, ConfigError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
