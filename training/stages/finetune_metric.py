@@ -181,8 +181,6 @@ def finetune_metric(cfg, provenance: dict | None = None) -> dict:
         shipped = final
         if val_set is not None and c.keep_best and best["step"] != loop.step:
             shipped = out / "best.safetensors"
-        if val_set is not None and (not c.keep_best or best["step"] == loop.step):
-            save_checkpoint(unwrap(model), out / "best.safetensors", meta)
         atomic_copy(shipped, out / "model.safetensors")
         row.update(data_info)
         row.update(network_size=list(size), init=c.init, init_from=str(init_path(cfg)), max_depth=max_depth)
