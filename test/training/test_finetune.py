@@ -1,6 +1,7 @@
 """`depth-anything-train finetune` end to end: bags written by `rosbags` (mcap and sqlite3) -> fine-tune ->
 report.json -> the node loads model.onnx with node.yaml and publishes depth over DDS; and its bad-input lines."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def _node_publishes_depth(tmp_path, out: Path, rgb: np.ndarray, K: np.ndarray) -
     from depth_anything_ros.ros.env import isolate_this_process
     from ros.harness import NodeProcess, Probe, camera_info_for
 
-    isolate_this_process(log_dir=str(tmp_path / "ros_log"))
+    saved = dict(os.environ)
+    isolate_this_process(log_dir=str(tmp_path / "ros_log"))  # loopback only, a random domain, temp logs
     ctx = rclpy.Context()
     rclpy.init(context=ctx)
     node = NodeProcess(tmp_path / "node.log", {}, use_yaml=False,
@@ -65,6 +67,8 @@ def _node_publishes_depth(tmp_path, out: Path, rgb: np.ndarray, K: np.ndarray) -
         probe.close()
         code = node.stop()
         rclpy.shutdown(context=ctx)
+        os.environ.clear()
+        os.environ.update(saved)
         assert code == 0, node.text()[-2000:]
 
 
