@@ -1,4 +1,4 @@
-"""Strong perturbations for the student's unlabeled input (spec §5.2, UniMatch parameters).
+"""Strong perturbations for the student's unlabeled input (V1 Sec. 3.2; parameters from the UniMatch code, our choice).
 
 Hand-written in torch on (B, 3, H, W) float images in [0, 1] (before ImageNet normalisation), with an
 explicit `torch.Generator` so runs are reproducible. torchvision is not installed here and kornia would
@@ -127,9 +127,12 @@ def apply_cutmix(img: torch.Tensor, boxes: torch.Tensor, partner: torch.Tensor) 
     return torch.where(boxes[:, None].to(img.device), partner, img)
 
 
-def strong_color(img: torch.Tensor, g: torch.Generator, cfg: dict | None = None) -> torch.Tensor:
-    """Color jitter, random grayscale, random blur (the photometric part of the student's perturbation)."""
-    cfg = cfg or {}
-    img = color_jitter(img, g, tuple(cfg.get("jitter", (0.5, 0.5, 0.5, 0.25))), cfg.get("jitter_p", 0.8))
-    img = random_grayscale(img, g, cfg.get("grayscale_p", 0.2))
-    return random_blur(img, g, cfg.get("blur_p", 0.5), tuple(cfg.get("blur_sigma", (0.1, 2.0))))
+def strong_color(img: torch.Tensor, g: torch.Generator, cfg=None) -> torch.Tensor:
+    """Color jitter, random grayscale, random blur (the photometric part of the student's perturbation);
+    `cfg` is a training.config.AugmentCfg (None: its defaults)."""
+    from .config import AugmentCfg
+
+    cfg = cfg or AugmentCfg()
+    img = color_jitter(img, g, tuple(cfg.jitter), cfg.jitter_p)
+    img = random_grayscale(img, g, cfg.grayscale_p)
+    return random_blur(img, g, cfg.blur_p, tuple(cfg.blur_sigma))

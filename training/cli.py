@@ -8,6 +8,7 @@
     python -m training.cli evaluate        --config CFG
     python -m training.cli export          --config CFG
     python -m training.cli ablation        --config CFG
+    python -m training.cli finetune        --bag PATH --init MODEL --out DIR ...   # see training/finetune.py
 
 Under torchrun (`python -m torch.distributed.run --nproc-per-node N --standalone -m training.cli ...`)
 the training stages run DDP (gloo on CPU, NCCL on GPU) and pseudo-labelling is sharded by rank.
@@ -41,20 +42,29 @@ COMMANDS = ("render-data", "train-teacher", "pseudo-label", "train-student", "fi
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.cli", description=__doc__.splitlines()[0])
-    p.add_argument("command", choices=COMMANDS)
+    p.add_argument("command", choices=COMMANDS, help="a stage (or `finetune --help` for the one-command fine-tune)")
     p.add_argument("--config", required=True, help="YAML config (training/configs/*.yaml)")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. teacher.steps=100")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_intermixed_args(argv)
-    from .engine import load_config
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["finetune"]:  # the one-command path has its own options
+        from .finetune import main as finetune_main
 
-    cfg = load_config(args.config, args.overrides)
+        return finetune_main(argv[1:])
+    args = build_parser().parse_intermixed_args(argv)
+    from .config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     import torch
 
-    torch.set_num_threads(int(cfg.get("threads", 2)))
+    torch.set_num_threads(cfg.threads)
     _stages()[args.command](cfg)
     return 0
 

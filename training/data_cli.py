@@ -109,10 +109,12 @@ def export_folder(spec: str, out: Path, limit: int | None = None, progress: bool
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.data_cli", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="domain", required=True, metavar="{labeled,unlabeled,eval,export,contact-sheet}")
+    sub = p.add_subparsers(dest="domain", required=True,
+                           metavar="{labeled,unlabeled,eval,robot,export,contact-sheet}")
     for domain, what in (("labeled", "training frames with depth"),
                          ("unlabeled", "shifted-domain RGB; depth sealed under DIR/sealed/"),
-                         ("eval", f"the fixed held-out set ({EVAL_SET_VERSION})")):
+                         ("eval", f"the fixed held-out set ({EVAL_SET_VERSION})"),
+                         ("robot", "a domain no demo stage sees (low wide camera, dim light): fine-tuning example")):
         s = sub.add_parser(domain, help=what)
         s.add_argument("--out", type=Path, required=True, help="shard directory")
         s.add_argument("--count", type=int, required=True, help="number of frames")

@@ -1,5 +1,5 @@
-"""What every training stage shares: config, distributed setup, optimizer groups, lr schedules,
-atomic checkpoints with resume, TensorBoard logging and the final summary table.
+"""What every training stage shares (the config lives in training/config.py): distributed setup, optimizer
+groups, lr schedules, atomic checkpoints with resume, TensorBoard logging and the final summary table.
 
 Distributed: launch any stage with `python -m torch.distributed.run --nproc-per-node N --standalone -m
 training.cli ...`; `setup_distributed` reads RANK/WORLD_SIZE/LOCAL_RANK from the environment and picks
@@ -9,7 +9,6 @@ truncated one.
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -21,42 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import yaml
-
-# ---------------------------------------------------------------------------------------------- config
-
-
-def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict:
-    """YAML config with `a.b.c=value` overrides (values parsed as YAML, e.g. `teacher.steps=10`).
-
-    A config may name a `base:` file (relative to itself) whose values it overrides.
-    """
-    path = Path(path)
-    cfg = yaml.safe_load(path.read_text()) or {}
-    if "base" in cfg:
-        base = load_config(path.parent / cfg.pop("base"))
-        cfg = _merge(base, cfg)
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} must look like key.sub=value")
-        key, value = item.split("=", 1)
-        node = cfg
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"override {item!r}: {p} is not a section")
-        node[parts[-1]] = yaml.safe_load(value)
-    cfg["_config_path"] = str(path)
-    return cfg
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
-
 
 # ---------------------------------------------------------------------------------------------- distributed
 
@@ -80,12 +43,6 @@ class Dist:
         if self.enabled:
             dist.barrier()
 
-    def all_mean(self, value: float) -> float:
-        if not self.enabled:
-            return float(value)
-        t = torch.tensor([float(value)], dtype=torch.float64)
-        dist.all_reduce(t)
-        return float(t.item()) / self.world
 
 
 def setup_distributed(device: str = "auto", threads: int | None = 2) -> Dist:
@@ -120,7 +77,7 @@ def seed_everything(seed: int) -> None:
 
 def param_groups(model: torch.nn.Module, lr_encoder: float, decoder_mult: float = 10.0,
                  weight_decay: float = 0.01) -> list[dict]:
-    """Two AdamW groups (spec §3.1, §5.1): encoder (`pretrained.*`) at lr, everything else at lr × mult."""
+    """Two AdamW groups (V1 Sec. 4.1, V2 metric code): encoder (`pretrained.*`) at lr, everything else at lr × mult."""
     enc, dec = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -134,9 +91,9 @@ def param_groups(model: torch.nn.Module, lr_encoder: float, decoder_mult: float 
     ]
 
 
-def make_optimizer(model: torch.nn.Module, cfg: dict) -> torch.optim.AdamW:
-    groups = param_groups(model, float(cfg["lr_encoder"]), float(cfg.get("decoder_lr_mult", 10.0)),
-                          float(cfg.get("weight_decay", 0.01)))
+def make_optimizer(model: torch.nn.Module, c) -> torch.optim.AdamW:
+    """AdamW over `param_groups` with a stage config's lr_encoder, decoder_lr_mult and weight_decay."""
+    groups = param_groups(model, c.lr_encoder, c.decoder_lr_mult, c.weight_decay)
     return torch.optim.AdamW(groups, betas=(0.9, 0.999))
 
 
@@ -192,35 +149,78 @@ def set_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
 
 
 def atomic_save(obj, path: str | Path) -> None:
-    """torch.save to `path.tmp`, fsync, then os.replace: the file under `path` is always complete."""
+    """torch.save to `path.tmp`, fsync, then os.replace: the file under `path` is always complete. A failed
+    write (full disk, quota) removes the temp file and raises; the previous file is left untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, (OSError, RuntimeError)):  # torch.save reports a short write as RuntimeError
+            msg = (f"{path}: checkpoint write failed ({(str(exc).splitlines() or [''])[0][:200]}); "
+                   "the previous checkpoint is kept")
+            raise (OSError(exc.errno, msg) if getattr(exc, "errno", None) else OSError(msg)) from exc
+        raise
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
-def save_train_state(path: str | Path, model, optimizer, step: int, extra: dict | None = None) -> None:
-    """The resumable state of a stage (model, optimizer, step, RNG states), written atomically."""
+def rng_state(generators: dict | None = None) -> dict:
+    """This process's random state: Python `random`, NumPy, torch CPU, every CUDA device, and named
+    torch.Generator objects (e.g. the augmentation stream)."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+             "generators": {k: g.get_state() for k, g in (generators or {}).items()}}
+    return state
+
+
+def set_rng_state(state: dict, generators: dict | None = None) -> None:
+    """Restore what `rng_state` returned (CUDA only when the same devices exist)."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    for k, g in (generators or {}).items():
+        if k in state.get("generators", {}):
+            g.set_state(state["generators"][k])
+
+
+def gather_rng_states(dist_info: "Dist", generators: dict | None = None) -> list[dict]:
+    """Every rank's `rng_state`, in rank order (a collective: all ranks must call it)."""
+    mine = rng_state(generators)
+    if not dist_info.enabled:
+        return [mine]
+    out: list = [None] * dist_info.world
+    dist.all_gather_object(out, mine)
+    return out
+
+
+def save_train_state(path: str | Path, model, optimizer, step: int, extra: dict | None = None,
+                     rng: list[dict] | None = None) -> None:
+    """The resumable state of a stage (model, optimizer, step, per-rank RNG states), written atomically.
+    The data order needs no state of its own: `batches` is a pure function of (seed, step)."""
     state = {
         "model": unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "step": int(step),
-        "torch_rng": torch.get_rng_state(),
+        "rng": rng if rng is not None else [rng_state()],
         "extra": extra or {},
     }
     atomic_save(state, path)
 
 
 def load_train_state(path: str | Path, model, optimizer=None) -> dict | None:
-    """Restore a stage from `path` if it exists; returns the state dict (with "step") or None."""
+    """Restore model and optimizer from `path` if it exists; returns the state dict (with "step" and the
+    per-rank "rng" list, restored by the caller once everything that draws at start-up is built) or None."""
     path = Path(path)
     if not path.exists():
         return None
@@ -228,8 +228,6 @@ def load_train_state(path: str | Path, model, optimizer=None) -> dict | None:
     unwrap(model).load_state_dict(state["model"])
     if optimizer is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
-    if "torch_rng" in state:
-        torch.set_rng_state(state["torch_rng"])
     return state
 
 
@@ -320,9 +318,24 @@ class Timer:
         return time.time() - self.t0
 
 
-def fmt_time(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    return f"{m}m{s:02d}s"
+def code_version() -> str:
+    """`git describe --always --dirty` of the checkout this code runs from, else the installed package version."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        r = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=here, capture_output=True,
+                           text=True, timeout=10)
+        if r.returncode == 0 and r.stdout.strip():
+            return "git " + r.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        from importlib.metadata import version
+
+        return "depth_anything_ros " + version("depth_anything_ros")
+    except Exception:
+        return "unknown"
 
 
 def finite_or_raise(value: torch.Tensor, what: str) -> None:

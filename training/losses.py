@@ -1,4 +1,4 @@
-"""Training losses of Depth Anything (spec §3.1, §5.2).
+"""Training losses of Depth Anything (V1 Sec. 3, V2 Sec. 7 metric fine-tuning).
 
 - `affine_invariant_loss`: MiDaS scale-and-shift-invariant MAE on disparity. Each map is normalised by
   its own median t and mean absolute deviation s over its valid pixels, d_hat = (d - t) / s, separately
@@ -53,7 +53,7 @@ def _per_image_affine_invariant(pred: torch.Tensor, target: torch.Tensor, mask: 
 
 
 def affine_invariant_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Scale-and-shift-invariant MAE (spec §5.2, MiDaS Eq. 1-3) of (B, H, W) disparity maps over `mask`.
+    """Scale-and-shift-invariant MAE (V1 Eq. 1-2, MiDaS Eq. 1-3) of (B, H, W) disparity maps over `mask`.
 
     Images with no valid pixel are skipped; the loss is 0 (with a gradient path) if none has any.
     """
@@ -67,7 +67,7 @@ def affine_invariant_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.
 
 def cutmix_affine_invariant_loss(pred: torch.Tensor, target_own: torch.Tensor, target_partner: torch.Tensor,
                                  box: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Unlabeled loss under CutMix (spec §5.2): area-weighted sum of the two region losses, per image.
+    """Unlabeled loss under CutMix (V1 Sec. 3.2): area-weighted sum of the two region losses, per image.
 
     pred: student output on the mixed image; box: (B, H, W) bool, True where the partner image was pasted;
     target_own / target_partner: teacher disparity of the image itself / of the partner (pixel-aligned).
@@ -88,7 +88,7 @@ def cutmix_affine_invariant_loss(pred: torch.Tensor, target_own: torch.Tensor, t
 
 
 def feature_alignment_loss(student: torch.Tensor, frozen: torch.Tensor, margin: float = 0.85) -> torch.Tensor:
-    """Mean of 1 - cos(f, f') over tokens with cos <= margin (spec §5.2, tolerance margin alpha = 0.85).
+    """Mean of 1 - cos(f, f') over tokens with cos <= margin (V1 Sec. 3.3, tolerance margin alpha = 0.85).
 
     student, frozen: (B, N, D) patch tokens; `frozen` is detached here. Tokens whose similarity already
     exceeds the margin are excluded; with none left the loss is 0 (and still part of the graph).
@@ -101,7 +101,8 @@ def feature_alignment_loss(student: torch.Tensor, frozen: torch.Tensor, margin: 
 
 
 def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, lam: float = 0.5) -> torch.Tensor:
-    """Scale-invariant log loss of V2 metric fine-tuning (spec §3.1), over all masked pixels of the batch.
+    """Scale-invariant log loss of V2 metric fine-tuning (lambda 0.5 in its released code), over all masked
+    pixels of the batch.
 
     g = ln target - ln pred; L = sqrt(mean(g^2) - lam * mean(g)^2). The prediction is clamped at 1e-6 so a
     saturated Sigmoid cannot give log(0); the official code has no epsilon, and for pred > 1e-6 it is equal.

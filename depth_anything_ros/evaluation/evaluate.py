@@ -3,6 +3,7 @@
 relative: the prediction is affine-invariant disparity; fit scale and shift in disparity by least squares on the
           evaluation mask, then metrics in depth (variant Z; variant D is reported with a "disp_" prefix).
 metric:   the prediction is metres; NaN -> min, inf -> max, clamp to [min_depth, max_depth], then metrics.
+          With `align="median"` or `"lstsq"`, one scale per image is fitted in depth first (metric_aligned).
 Mask: GT valid & min_depth < gt < max_depth & the dataset's eval crop. Metrics are averaged per image.
 """
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask,
-                              mean_metrics, metric_depth_metrics, relative_metrics)
+from .metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask, mean_metrics,
+                      metric_aligned_metrics, metric_depth_metrics, relative_metrics)
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 
@@ -29,7 +30,7 @@ def _at_gt_size(pred: np.ndarray, h: int, w: int) -> np.ndarray:
 
 def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: float | None = None,
              max_depth: float | None = None, limit: int | None = None, output_dir=None, num_figures: int = 4,
-             name: str | None = None, progress: bool = True, anchors=None) -> dict:
+             name: str | None = None, progress: bool = True, anchors=None, align: str | None = None) -> dict:
     """Run `predict_fn(rgb uint8 HxWx3) -> float32 HxW` on every sample of `dataset` and score it.
 
     min/max depth default to the dataset's attributes. Returns {"dataset", "kind", "count", "min_depth",
@@ -40,6 +41,8 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
     """
     if kind not in ("relative", "metric"):
         raise ValueError(f"kind must be 'relative' or 'metric', got {kind!r}")
+    if align is not None and kind != "metric":
+        raise ValueError("align applies to metric predictions only (relative ones are aligned in disparity)")
     lo = float(min_depth if min_depth is not None else getattr(dataset, "min_depth", 1e-3))
     hi = float(max_depth if max_depth is not None else getattr(dataset, "max_depth", 80.0))
     crop_fn = getattr(dataset, "eval_crop", None)
@@ -67,6 +70,9 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
             elif kind == "relative":
                 m = relative_metrics(pred, s.depth, mask, lo, hi)
                 shown = disparity_to_depth(align_scale_shift_disparity(pred, s.depth, mask).disparity, lo, hi)
+            elif align:
+                m = metric_aligned_metrics(pred, s.depth, mask, lo, hi, align)
+                shown = np.clip(np.nan_to_num(m["scale"] * pred, nan=lo, posinf=hi, neginf=lo), lo, hi)
             else:
                 m = metric_depth_metrics(pred, s.depth, mask, lo, hi)
                 shown = np.clip(np.nan_to_num(pred, nan=lo, posinf=hi, neginf=lo), lo, hi)
@@ -84,7 +90,8 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
         "min_depth": lo, "max_depth": hi, "crop": getattr(crop_fn, "__name__", None) if crop_fn else None,
         "protocol": (f"anchors {anchors.spec.text}: node scale fit, then direct metric depth" if anchors is not None
                      else "lsq scale+shift in disparity, metrics in depth (variant Z); disp_* = variant D"
-                     if kind == "relative" else "direct metric depth, clamped to [min, max]"),
+                     if kind == "relative" else f"metric depth, {align} scale per image in depth, clamped to [min, max]"
+                     if align else "direct metric depth, clamped to [min, max]"),
         "mean": mean_metrics(rows), "per_sample": rows, "skipped": skipped,
     }
     if anchors is not None:
@@ -115,18 +122,24 @@ def save_figure(figs, path, lo: float, hi: float) -> None:
         err = np.where(mask, np.abs(pred - np.nan_to_num(gt, nan=1.0)) / np.nan_to_num(gt, nan=1.0), np.nan)
         panels = ((rgb, None, src), (gt, "turbo_r", "ground truth (m)"), (pred, "turbo_r", "prediction (m)"),
                   (err, "magma", "AbsRel error"))
-        for ax, (img, cmap, title) in zip(row, panels):
-            if cmap is None:
-                ax.imshow(img)
-            else:
-                kw = dict(vmin=vmin, vmax=vmax) if cmap == "turbo_r" else dict(vmin=0, vmax=0.3)
-                im = ax.imshow(img, cmap=cmap, **kw)
-                fig.colorbar(im, ax=ax, fraction=0.035)
-            ax.set_title(title, fontsize=8)
-            ax.axis("off")
+        plot_row(fig, row, panels, vmin, vmax)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def plot_row(fig, axes, panels, vmin: float, vmax: float) -> None:
+    """One figure row: (image, cmap, title) panels; cmap None = RGB, "turbo_r" = depth in [vmin, vmax],
+    anything else = an error map in [0, 0.3]; each map with its colour bar."""
+    for ax, (img, cmap, title) in zip(axes, panels):
+        if cmap is None:
+            ax.imshow(img)
+        else:
+            kw = dict(vmin=vmin, vmax=vmax) if cmap == "turbo_r" else dict(vmin=0, vmax=0.3)
+            im = ax.imshow(img, cmap=cmap, **kw)
+            fig.colorbar(im, ax=ax, fraction=0.035)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
 
 
 def format_table(result: dict) -> str:

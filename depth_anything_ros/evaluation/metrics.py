@@ -113,6 +113,31 @@ def metric_depth_metrics(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, mi
     return compute_metrics(np.clip(p, min_depth, max_depth), gt, valid)
 
 
+def scale_in_depth(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, method: str = "median") -> float:
+    """The one scale s with s * pred ~ gt on valid pixels, for metric predictions: "median" = median(g / p),
+    "lstsq" = argmin sum (s p - g)^2 = <p, g> / <p, p>. Raises ValueError without valid pixels."""
+    p = np.asarray(pred, np.float64)
+    g = np.asarray(gt, np.float64)
+    m = np.asarray(valid, bool) & np.isfinite(g) & (g > 0) & np.isfinite(p) & (p > 0)
+    if not m.any():
+        raise ValueError("no valid pixels to fit a scale")
+    if method == "median":
+        return float(np.median(g[m] / p[m]))
+    if method == "lstsq":
+        return float(np.dot(p[m], g[m]) / np.dot(p[m], p[m]))
+    raise ValueError(f"unknown scale alignment {method!r}; expected median or lstsq")
+
+
+def metric_aligned_metrics(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray, min_depth: float,
+                           max_depth: float, method: str = "median") -> dict:
+    """Metric predictions with their per-image scale fitted in depth (`scale_in_depth`), clamped, then
+    metrics; also returns "scale". The right alignment for a metric model (never disparity scale+shift)."""
+    s = scale_in_depth(pred, gt, valid, method)
+    out = metric_depth_metrics(s * np.asarray(pred, np.float64), gt, valid, min_depth, max_depth)
+    out["scale"] = s
+    return out
+
+
 def eval_mask(gt: np.ndarray, valid: np.ndarray, min_depth: float, max_depth: float,
               crop: np.ndarray | None = None) -> np.ndarray:
     """valid & min_depth < gt < max_depth (strict, as ZoeDepth) & crop."""

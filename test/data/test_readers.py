@@ -118,15 +118,21 @@ def test_open_dataset_errors(tmp_path):
 
 
 # ----------------------------------------------------------------------------- rosbag2
-def _write_bag(path, lidar: bool):
-    from rosbags.rosbag2 import Writer
+def _ros_types():
+    """The ROS 2 Humble typestore of `rosbags` and the message classes the bags below use."""
     from rosbags.typesys import Stores, get_typestore
 
     ts = get_typestore(Stores.ROS2_HUMBLE)
     T = ts.types
-    Header, Time = T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"]
-    Image, Info = T["sensor_msgs/msg/Image"], T["sensor_msgs/msg/CameraInfo"]
-    Cloud, Field, Roi = T["sensor_msgs/msg/PointCloud2"], T["sensor_msgs/msg/PointField"], T["sensor_msgs/msg/RegionOfInterest"]
+    return (ts, T["std_msgs/msg/Header"], T["builtin_interfaces/msg/Time"], T["sensor_msgs/msg/Image"],
+            T["sensor_msgs/msg/CameraInfo"], T["sensor_msgs/msg/PointCloud2"], T["sensor_msgs/msg/PointField"],
+            T["sensor_msgs/msg/RegionOfInterest"])
+
+
+def _write_bag(path, lidar: bool):
+    from rosbags.rosbag2 import Writer
+
+    ts, Header, Time, Image, Info, Cloud, Field, Roi = _ros_types()
     h, w = 24, 32
     K = np.array([[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])
     frames = []
@@ -211,3 +217,123 @@ def test_export_rosbag_to_folder(tmp_path):
     s = ds[2]
     assert np.array_equal(s.image, frames[2][0]) and np.array_equal(s.K, K)
     np.testing.assert_allclose(s.depth, frames[2][1] / 1000.0, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- rosbag2: LiDAR and multi-sensor
+def _write_lidar_bag(path, cam_hz=30.0, lidar_hz=10.0, seconds=2.0, lidar_offset_ns=5_000_000, gap=None,
+                     two_infos=False, storage="sqlite3"):
+    """A camera at `cam_hz`, a LiDAR at `lidar_hz` (x forward, y left, z up) with two points, 2 m ahead and 5 m
+    ahead 1 m to the right; camera frames inside `gap` (t0, t1) ns are missing (a dropped stream)."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    ts, Header, Time, Image, Info, Cloud, Field, Roi = _ros_types()
+    h, w = 24, 32
+    K = np.array([[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])
+
+    def hdr(t):
+        return Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="f")
+
+    def info(t, k):
+        return Info(header=hdr(t), height=h, width=w, distortion_model="plumb_bob", d=np.zeros(5), k=k.reshape(-1),
+                    r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0,
+                    roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+
+    t0 = 10**9
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    with Writer(path, version=9, storage_plugin=plugin) as wr:
+        c_rgb = wr.add_connection("/cam/color/image_raw", Image.__msgtype__, typestore=ts)
+        c_info = wr.add_connection("/cam/color/camera_info", Info.__msgtype__, typestore=ts)
+        c_ir = wr.add_connection("/cam/infra1/camera_info", Info.__msgtype__, typestore=ts) if two_infos else None
+        c_pts = wr.add_connection("/lidar/points", Cloud.__msgtype__, typestore=ts)
+        events = [(t0 + round(i * 1e9 / cam_hz), "cam") for i in range(int(seconds * cam_hz))]
+        events += [(t0 + lidar_offset_ns + round(i * 1e9 / lidar_hz), "lidar") for i in range(int(seconds * lidar_hz))]
+        for t, kind in sorted(events):
+            if kind == "cam":
+                if gap and gap[0] <= t <= gap[1]:
+                    continue
+                img = Image(header=hdr(t), height=h, width=w, encoding="rgb8", is_bigendian=0, step=w * 3,
+                            data=_rgb(h, w).reshape(-1))
+                wr.write(c_rgb, t, ts.serialize_cdr(img, Image.__msgtype__))
+                wr.write(c_info, t, ts.serialize_cdr(info(t, K), Info.__msgtype__))
+                if c_ir is not None:
+                    wr.write(c_ir, t, ts.serialize_cdr(info(t, K * [[2], [2], [1]]), Info.__msgtype__))
+            else:
+                pts = np.array([[2.0, 0.0, 0.0, 0.0], [5.0, 0.0, 0.0, 0.0]], np.float32)  # 2 m and 5 m ahead
+                pts[1, 1] = -1.0  # 5 m ahead, 1 m to the right
+                fields = [Field(name=n, offset=4 * j, datatype=7, count=1) for j, n in enumerate("xyz")]
+                msg = Cloud(header=hdr(t), height=1, width=2, fields=fields, is_bigendian=False, point_step=16,
+                            row_step=32, data=pts.view(np.uint8).reshape(-1), is_dense=True)
+                wr.write(c_pts, t, ts.serialize_cdr(msg, Cloud.__msgtype__))
+    return K
+
+
+def _lidar_source(path, **kw):
+    from training.config import SourceCfg
+    from training.data.sources import open_source
+
+    # LiDAR (x forward, y left, z up) in the camera optical frame (x right, y down, z forward): the rotation
+    # whose columns are the LiDAR axes seen from the camera, from SciPy (the outside reference for quaternions)
+    from scipy.spatial.transform import Rotation
+
+    R = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    q = Rotation.from_matrix(R).as_quat()
+    return open_source(SourceCfg(spec=f"rosbag:{path}", color_topic="/cam/color/image_raw",
+                                 points_topic="/lidar/points", extrinsic=[0.0, 0.0, 0.0, *q], **kw))
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_lidar_anchor_takes_the_nearest_color_frame(tmp_path, storage):
+    """30 Hz camera, 10 Hz LiDAR 5 ms after a camera frame: every cloud pairs with that frame (5 ms), none with
+    one 28 ms away, even under a tolerance that would allow it; pixels follow the extrinsic."""
+    K = _write_lidar_bag(tmp_path / "bag", storage=storage)
+    ds = _lidar_source(tmp_path / "bag", tolerance=0.05)
+    p = ds.base.pairing
+    assert p["anchors"] == 20 and p["pairs"] == 20 and p["dropped_too_far"] == 0
+    assert p["max_offset_ms"] == pytest.approx(5.0, abs=1e-3)
+    s = ds[3]
+    # (2, 0, 0) in the LiDAR -> (0, 0, 2) in the camera -> principal point (15.5, 11.5) -> column 16, row 12
+    assert s.valid.sum() == 2 and s.depth[12, 16] == pytest.approx(2.0)
+    # (5, -1, 0) -> camera (1, 0, 5) -> u = 30 * 1 / 5 + 15.5 = 21.5 -> column 22
+    assert s.depth[12, 22] == pytest.approx(5.0)
+    assert np.array_equal(ds.base.K, K)
+
+
+def test_anchors_too_far_from_any_color_frame_are_dropped_and_counted(tmp_path):
+    # camera frames from 400 to 700 ms are missing: the clouds at 405, 505, 605 and 705 ms are 38, >95, >95
+    # and 28 ms from the nearest remaining frame (367 or 733 ms), all beyond 20 ms
+    _write_lidar_bag(tmp_path / "bag", gap=(10**9 + 400_000_000, 10**9 + 700_000_000))
+    ds = _lidar_source(tmp_path / "bag")
+    p = ds.base.pairing
+    assert p["dropped_too_far"] == 4 and p["pairs"] == 16 and len(ds) == 16
+    assert "dropped 4 too far in time" in ds.base.pairing_report()
+
+
+def test_depth_range_and_explicit_K(tmp_path):
+    _write_lidar_bag(tmp_path / "bag")
+    ds = _lidar_source(tmp_path / "bag", max_depth=3.0, K=[60.0, 60.0, 15.5, 11.5])
+    s = ds[0]
+    assert s.valid.sum() == 1 and s.depth[12, 16] == pytest.approx(2.0)  # the 5 m point is out of range
+    assert s.K[0, 0] == 60.0  # projection used the given K: (1, 0, 5) -> u = 60 / 5 + 15.5 = 27.5 (out of range)
+
+
+def test_two_camera_infos_pick_the_one_next_to_the_color_topic(tmp_path):
+    from depth_anything_ros.data.readers.rosbag import RosbagRGBD
+
+    K = _write_lidar_bag(tmp_path / "bag", two_infos=True)
+    ds = RosbagRGBD(tmp_path / "bag", rgb_topic="/cam/color/image_raw", lidar_topic="/lidar/points")
+    assert ds.info_topic == "/cam/color/camera_info" and np.array_equal(ds.K, K)
+    ir = RosbagRGBD(tmp_path / "bag", rgb_topic="/cam/color/image_raw", lidar_topic="/lidar/points",
+                    info_topic="/cam/infra1/camera_info")
+    assert ir.K[0, 0] == 60.0
+
+
+def test_missing_topic_error_lists_the_bag(tmp_path):
+    from depth_anything_ros.data.readers.rosbag import RosbagRGBD
+
+    _write_lidar_bag(tmp_path / "bag")
+    with pytest.raises(ValueError) as exc:
+        RosbagRGBD(tmp_path / "bag", rgb_topic="/camera/image", lidar_topic="/lidar/points")
+    msg = str(exc.value)
+    assert "no topic /camera/image" in msg and "/lidar/points (sensor_msgs/msg/PointCloud2)" in msg
+    with pytest.raises(ValueError, match="is sensor_msgs/msg/CameraInfo, expected"):
+        RosbagRGBD(tmp_path / "bag", rgb_topic="/cam/color/camera_info", lidar_topic="/lidar/points")

@@ -1,4 +1,4 @@
-"""Losses on hand-computed cases (spec §3.1, §5.2)."""
+"""Losses on hand-computed cases (the paper definitions in training/losses.py)."""
 import math
 
 import pytest

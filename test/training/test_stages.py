@@ -1,16 +1,12 @@
-"""The stages end to end on tiny data: single process, SIGKILL + resume, and 2-process torchrun (gloo)."""
+"""The stages end to end on tiny data: single process and 2-process torchrun (gloo); exact resume is in
+test_resume.py."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import torch
 
 from depth_anything_ros.model.checkpoint import load_checkpoint
-from train_helpers import CONFIG, REPO, cli, overrides
+from train_helpers import CONFIG, cli, overrides
 
 
 def run_ok(*args, **kw):
@@ -41,32 +37,6 @@ def test_pipeline_single_process(tmp_path, tiny_data):
     assert load_checkpoint(tmp_path / "shipped.safetensors")[1].kind == "metric"
 
 
-def test_sigkill_then_resume(tmp_path, tiny_data):
-    o = overrides(tmp_path, tiny_data, "teacher.steps=400", "teacher.ckpt_every=1", "tensorboard=false")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen([sys.executable, "-m", "training.cli", "train-teacher", "--config", CONFIG, *o],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = tmp_path / "teacher" / "last.pt"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if last.exists() and torch.load(last, weights_only=False)["step"] >= 3:
-                break
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)  # mid-step, possibly mid-write
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-    state = torch.load(last, weights_only=False)  # never a truncated file
-    done = state["step"]
-    assert done >= 3
-    r = run_ok("train-teacher", "--config", CONFIG, *overrides(tmp_path, tiny_data, f"teacher.steps={done + 2}"))
-    assert f"resumed from {last} at step {done}" in r.stdout
-    assert torch.load(last, weights_only=False)["step"] == done + 2
-
-
 def test_torchrun_two_processes_train_and_resume(tmp_path, tiny_data):
     o = overrides(tmp_path, tiny_data, "teacher.steps=4", "teacher.ckpt_every=2")
     r = run_ok("train-teacher", "--config", CONFIG, *o, torchrun=2)
@@ -79,3 +49,30 @@ def test_torchrun_two_processes_train_and_resume(tmp_path, tiny_data):
     run_ok("pseudo-label", "--config", CONFIG, *o, torchrun=2)
     assert len(list((tmp_path / "pseudo").glob("*.npy"))) == 16
     assert not list((tmp_path / "pseudo").glob("*.tmp*"))
+
+
+def test_stages_read_any_reader_and_freeze_the_encoder(tmp_path, tiny_data):
+    """The teacher trains on a rosbag (data.train), the metric stage starts from its encoder (V2 recipe) on an
+    RGB-D folder with a frozen encoder: after training, the encoder tensors are still the teacher's."""
+    from bags import write_rgbd_bag
+    from depth_anything_ros.data.readers import SyntheticShards
+    from training import data_cli
+
+    frames = [SyntheticShards(tiny_data / "labeled")[i] for i in range(8)]
+    write_rgbd_bag(tmp_path / "bag", frames, storage="mcap")
+    data_cli.export_folder(f"synthetic:{tiny_data / 'labeled'}", tmp_path / "folder", limit=8, progress=False)
+    bag_src = f"data.train=[{{spec: 'rosbag:{tmp_path / 'bag'}', max_depth: 15.0}}]"
+    run_ok("train-teacher", "--config", CONFIG, *overrides(tmp_path, tiny_data, bag_src))
+    teacher, _ = load_checkpoint(tmp_path / "teacher" / "model.safetensors")
+    folder_src = f"data.train=[{{spec: 'folder:{tmp_path / 'folder'}'}}]"
+    run_ok("finetune-metric", "--config", CONFIG, *overrides(tmp_path, tiny_data, folder_src, "metric.init_from=teacher",
+                                                             "metric.freeze_encoder=true", "data.split_fraction=0.25",
+                                                             "data.split_gap=0"))
+    _shipped, meta = load_checkpoint(tmp_path / "metric" / "model.safetensors")
+    model, _ = load_checkpoint(tmp_path / "metric" / "final.safetensors")  # the last step, whatever was shipped
+    assert meta.extra["provenance"]["data"] == [f"folder:{tmp_path / 'folder'}"]
+    assert meta.extra["provenance"]["train_frames"] == 6 and meta.extra["provenance"]["val_frames"] == 2
+    for k, v in teacher.pretrained.state_dict().items():
+        assert torch.equal(model.pretrained.state_dict()[k], v), k
+    s = json.loads((tmp_path / "metric" / "summary.json").read_text())
+    assert s["validation"]["curve"][0]["step"] == 0  # the starting model is scored first

@@ -14,8 +14,7 @@ eval set; the table goes to `<run_dir>/<ablation.out>/results.md` and results.js
 """
 from __future__ import annotations
 
-import copy
-
+from ..config import replace
 from ..engine import summary_table, write_json
 from .common import run_dir
 from .train_student import train_student
@@ -28,18 +27,18 @@ ROWS = {
 }
 
 
-def ablation(cfg: dict) -> list[dict]:
+def ablation(cfg) -> list[dict]:
     """Train and evaluate every row of `ablation.rows` (default: all four); returns the table rows."""
-    a = cfg.get("ablation", {}) or {}
-    names = a.get("rows") or list(ROWS)
-    out = a.get("out", "ablation")  # e.g. ablation_seed1 for a repeat with another seed
+    out = cfg.ablation.out  # e.g. ablation_seed1 for a repeat with another seed
     rows = []
-    for name in names:
-        c = copy.deepcopy(cfg)
-        c["student"].update(ROWS[name])
+    for name in cfg.ablation.rows:
+        if name not in ROWS:
+            raise ValueError(f"ablation.rows: unknown row {name!r}; expected one of {', '.join(ROWS)}")
+        s = cfg.student
+        change = dict(ROWS[name])
         if name == "labeled_only":
-            s = c["student"]
-            s["labeled_batch"] = int(s["labeled_batch"]) + int(s.get("unlabeled_batch", 2 * int(s["labeled_batch"])))
+            change["labeled_batch"] = s.labeled_batch + (s.unlabeled_batch or 2 * s.labeled_batch)
+        c = replace(cfg, student=change)
         r = train_student(c, stage=f"{out}/{name}")
         rows.append({"row": name, **{k: r.get(k) for k in ("steps", "seconds", "unl_abs_rel", "unl_d1",
                                                              "eval_abs_rel", "eval_d1")}})

@@ -15,38 +15,40 @@ from depth_anything_ros.data.readers.synthetic import SyntheticShards
 # ---------------------------------------------------------------------------------------------- paths
 
 
-def run_dir(cfg: dict) -> Path:
-    return Path(cfg["run_dir"])
+def run_dir(cfg) -> Path:
+    return Path(cfg.run_dir)
 
 
-def data_dir(cfg: dict, domain: str) -> Path:
-    """Shard directory of a domain ("labeled", "unlabeled", "eval"); `data.<domain>.dir` may override it."""
-    d = cfg["data"].get(domain, {}) or {}
-    return Path(d["dir"]) if d.get("dir") else Path(cfg["data"]["root"]) / domain
+def data_dir(cfg, domain: str) -> Path:
+    """Shard directory of a domain ("labeled", "unlabeled", "eval"); `data.<domain>.dir` may override it.
+    The shard root defaults to `<run_dir>/data`."""
+    d = getattr(cfg.data, domain)
+    if d.dir:
+        return Path(d.dir)
+    return Path(cfg.data.root) / domain if cfg.data.root else run_dir(cfg) / "data" / domain
 
 
-def stage_dir(cfg: dict, stage: str) -> Path:
+def stage_dir(cfg, stage: str) -> Path:
     return run_dir(cfg) / stage
 
 
 # ---------------------------------------------------------------------------------------------- data
 
 
-def render_data(cfg: dict, domains=("labeled", "unlabeled", "eval"), progress: bool | None = None) -> dict:
+def render_data(cfg, domains=("labeled", "unlabeled", "eval"), progress: bool | None = None) -> dict:
     """Render the synthetic shards the config names, once (resumable: complete frames are skipped)."""
     from ..data_cli import write_shard
 
-    h, w = cfg["data"]["size"]
-    progress = cfg.get("progress", True) if progress is None else progress
+    h, w = cfg.data.size
+    progress = cfg.progress if progress is None else progress
     out = {}
     for domain in domains:
-        d = cfg["data"].get(domain)
-        if not d or d.get("dir"):
+        d = getattr(cfg.data, domain)
+        if not d.count or d.dir:
             continue
-        out[domain] = write_shard(domain, data_dir(cfg, domain), int(d["count"]), int(h), int(w),
-                                  seed_start=int(d.get("seed_start", 0)),
-                                  views_per_scene=int(d.get("views_per_scene", 2 if domain == "eval" else 4)),
-                                  kind=d.get("kind", "mixed"), progress=progress)
+        views = d.views_per_scene or (2 if domain == "eval" else 4)
+        out[domain] = write_shard(domain, data_dir(cfg, domain), d.count, int(h), int(w), seed_start=d.seed_start,
+                                  views_per_scene=views, kind=d.kind, progress=progress)
     return out
 
 
@@ -78,24 +80,29 @@ def _to_tensor_rgb(img: np.ndarray) -> torch.Tensor:
 
 
 class LabeledCrops(torch.utils.data.Dataset):
-    """Labeled shard frames as training crops: {"image" (3,h,w) in [0,1], "depth" (h,w) m, "valid" (h,w)}.
+    """Labeled RGB-D frames (any reader's samples) as training crops: {"image" (3,h,w) in [0,1],
+    "depth" (h,w) m, "valid" (h,w)}.
 
-    Random crop of `crop` (H, W) and horizontal flip p = 0.5 when `train`; frames smaller than the crop are
-    resized up first (nearest for depth). `kind` keeps only "indoor" or "street" scenes.
+    Frames are first resized (keep aspect) so that they cover `fit` (H, W) when given — the deployment
+    network size, so the model trains at the pixels-per-radian it runs at — or else just enough to cover
+    the crop; then a random crop of `crop` and a horizontal flip p = 0.5 when `train`.
     """
 
-    def __init__(self, root, crop, train: bool = True, kind: str | None = None, hflip: bool = True):
-        self.shards = SyntheticShards(root)
-        self.index = filter_ids(self.shards, kind)
-        if not self.index:
-            raise ValueError(f"{root}: no frames of kind {kind!r}")
+    def __init__(self, dataset, crop, train: bool = True, hflip: bool = True, fit=None):
+        self.data = dataset
+        if not len(dataset):
+            raise ValueError(f"{getattr(dataset, 'name', 'dataset')}: no frames")
         self.crop, self.train, self.hflip = tuple(crop), train, hflip
+        self.fit = tuple(fit) if fit else None
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.data)
 
     def __getitem__(self, i: int) -> dict:
-        s = self.shards[self.index[i]]
+        s = self.data[i]
+        if self.fit:
+            img, depth, valid = resize_to_cover(s.image, s.depth, s.valid, self.fit)
+            s = type(s)(image=img, depth=depth, valid=valid, K=s.K, source=s.source)
         img, depth, valid = _crop_and_flip(fit_to_crop(s.image, s.depth, s.valid, self.crop), self.crop,
                                            self.train, self.hflip)
         return {"image": _to_tensor_rgb(img), "depth": torch.from_numpy(np.ascontiguousarray(depth)),
@@ -130,12 +137,21 @@ class UnlabeledCrops(torch.utils.data.Dataset):
 
 def fit_to_crop(img: np.ndarray, depth: np.ndarray, valid: np.ndarray, crop) -> tuple:
     """Resize (keep aspect) so that the frame covers `crop`; frames already large enough are untouched."""
+    h, w = img.shape[:2]
+    if max(crop[0] / h, crop[1] / w) <= 1.0:
+        return img, depth, valid
+    return resize_to_cover(img, depth, valid, crop)
+
+
+def resize_to_cover(img: np.ndarray, depth: np.ndarray, valid: np.ndarray, size) -> tuple:
+    """Resize (keep aspect, up or down) to the smallest size covering `size` (H, W): cubic for RGB,
+    nearest for depth and its mask (depth values are never blended across edges)."""
     import cv2
 
     h, w = img.shape[:2]
-    ch, cw = crop
+    ch, cw = size
     s = max(ch / h, cw / w)
-    if s <= 1.0:
+    if abs(s - 1.0) < 1e-9:
         return img, depth, valid
     nh, nw = int(np.ceil(h * s)), int(np.ceil(w * s))
     img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_CUBIC)
@@ -173,14 +189,14 @@ def normalize(img: torch.Tensor) -> torch.Tensor:
     return (img - mean) / std
 
 
-def new_model(cfg: dict, kind: str = "relative", max_depth: float | None = None, init_dinov2: bool = True):
+def new_model(cfg, kind: str = "relative", max_depth: float | None = None, init_dinov2: bool = True):
     """A fresh network of the config's preset; the encoder from DINOv2 weights when `model.dinov2` is set."""
-    m = cfg["model"]
-    model = build_model(m["encoder"], m.get("version", "v2"), kind, max_depth if kind == "metric" else None)
-    if init_dinov2 and m.get("dinov2"):
+    m = cfg.model
+    model = build_model(m.encoder, m.version, kind, max_depth if kind == "metric" else None)
+    if init_dinov2 and m.dinov2:
         from depth_anything_ros.model.checkpoint import load_dinov2_encoder
 
-        load_dinov2_encoder(model, m["dinov2"])
+        load_dinov2_encoder(model, m.dinov2)
     if kind == "relative":
         alive_relu_head(model)
     return model
@@ -197,11 +213,11 @@ def alive_relu_head(model) -> None:
     torch.nn.init.constant_(conv.bias, 1.0)
 
 
-def frozen_encoder(cfg: dict, teacher_ckpt: Path):
+def frozen_encoder(cfg, teacher_ckpt: Path):
     """The frozen encoder of feature alignment: DINOv2 when `model.dinov2` is given (the paper), else the
     teacher's encoder (our documented stand-in: no DINOv2 weights exist on these machines)."""
-    if cfg["model"].get("dinov2"):
-        enc, source = new_model(cfg, init_dinov2=True).pretrained, f"DINOv2 {cfg['model']['dinov2']}"
+    if cfg.model.dinov2:
+        enc, source = new_model(cfg, init_dinov2=True).pretrained, f"DINOv2 {cfg.model.dinov2}"
     else:
         from depth_anything_ros.model.checkpoint import load_checkpoint
 
@@ -219,7 +235,7 @@ def final_tokens(encoder, x: torch.Tensor) -> torch.Tensor:
 
 
 def ddp_wrap(model: torch.nn.Module, dist_info):
-    """DDP with find_unused_parameters (refinenet4.resConfUnit1 and mask_token never run, spec §0.1.6)."""
+    """DDP with find_unused_parameters (refinenet4.resConfUnit1 and mask_token never run in the DPT head)."""
     if not dist_info.enabled:
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -254,15 +270,17 @@ def predict_np(model, rgb: np.ndarray, size: tuple[int, int] | None = None) -> n
 
 
 def evaluate_model(model, dataset, kind: str, size=None, min_depth=None, max_depth=None, limit=None,
-                   name=None, output_dir=None) -> dict:
-    """`depth_anything_ros.evaluation.evaluate.evaluate` on a torch model (eval mode during the call)."""
+                   name=None, output_dir=None, align=None) -> dict:
+    """`depth_anything_ros.evaluation.evaluate.evaluate` on a torch model (eval mode during the call) at
+    network size `size` (H, W); `align` ("median"/"lstsq") fits one scale per image in depth (metric)."""
     from depth_anything_ros.evaluation.evaluate import evaluate
 
     was = model.training
     model.eval()
     try:
         return evaluate(lambda rgb: predict_np(model, rgb, size), dataset, kind, min_depth=min_depth,
-                        max_depth=max_depth, limit=limit, name=name, output_dir=output_dir, progress=False)
+                        max_depth=max_depth, limit=limit, name=name, output_dir=output_dir, progress=False,
+                        align=align)
     finally:
         model.train(was)
 

@@ -22,26 +22,26 @@ from .common import data_dir, evaluate_model, predict_batch, run_dir, stage_dir
 from .report import SealedUnlabeled, _m
 
 
-def pseudo_dir(cfg: dict) -> Path:
+def pseudo_dir(cfg) -> Path:
     return run_dir(cfg) / "pseudo"
 
 
-def pseudo_label(cfg: dict) -> dict:
+def pseudo_label(cfg) -> dict:
     """Write the pseudo-labels of every unlabeled frame; returns the summary row."""
-    d = setup_distributed(cfg.get("device", "auto"), cfg.get("threads", 2))
+    d = setup_distributed(cfg.device, cfg.threads)
     teacher_path = stage_dir(cfg, "teacher") / "model.safetensors"
     teacher, _ = load_checkpoint(teacher_path)
     teacher.to(d.device).eval()
     shards = SyntheticShards(data_dir(cfg, "unlabeled"))
     out = pseudo_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    size = (cfg.get("pseudo_label", {}) or {}).get("size")  # None: each frame at its own size (multiple of 14)
+    size = cfg.pseudo_label.size  # None: each frame at its own size (multiple of 14)
 
     timer, written = Timer(), 0
-    bs = int((cfg.get("pseudo_label", {}) or {}).get("batch_size", 16))
+    bs = cfg.pseudo_label.batch_size
     todo = [i for i in range(d.rank, len(shards), d.world) if not (out / f"{shards.ids[i]}.npy").exists()]
     for k in tqdm(range(0, len(todo), bs), desc=f"pseudo-label r{d.rank}", unit="batch",
-                  disable=not cfg.get("progress", True)):
+                  disable=not cfg.progress):
         chunk = todo[k:k + bs]
         images = [shards[i].image for i in chunk]
         for i, pl in zip(chunk, predict_batch(teacher, images, tuple(size) if size else None)):
@@ -55,7 +55,7 @@ def pseudo_label(cfg: dict) -> dict:
            "seconds": round(timer.elapsed(), 1)}
     if d.main:
         # pseudo-label quality: the teacher's predictions against the sealed depth
-        limit = (cfg.get("evaluation", {}) or {}).get("limit", 64)
+        limit = cfg.evaluation.limit
         r = evaluate_model(teacher, SealedUnlabeled(data_dir(cfg, "unlabeled"), limit), "relative",
                            name="pseudo-labels vs sealed depth")
         row.update(pl_abs_rel=_m(r, "abs_rel"), pl_d1=_m(r, "d1"))

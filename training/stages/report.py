@@ -28,17 +28,17 @@ class SealedUnlabeled:
         return self.shards[self.index[i]]
 
 
-def eval_relative_summary(cfg: dict, model, prefix: str = "") -> dict:
+def eval_relative_summary(cfg, model, prefix: str = "") -> dict:
     """AbsRel / d1 (zero-shot protocol) on the eval shard and on the sealed unlabeled depth, if configured."""
-    ev = cfg.get("evaluation", {}) or {}
-    limit = ev.get("limit", 64)
+    ev = cfg.evaluation
+    limit = ev.limit
     row = {}
-    if ev.get("eval", True) and data_dir(cfg, "eval").exists():
+    if ev.eval and data_dir(cfg, "eval").exists():
         ds = SyntheticShards(data_dir(cfg, "eval"))
         ds = Subset(ds, list(np.linspace(0, len(ds) - 1, min(limit, len(ds))).round().astype(int)))
         r = evaluate_model(model, ds, "relative", name="synthetic-eval")
         row.update({f"{prefix}eval_abs_rel": _m(r, "abs_rel"), f"{prefix}eval_d1": _m(r, "d1")})
-    if ev.get("unlabeled", True) and data_dir(cfg, "unlabeled").exists():
+    if ev.unlabeled and data_dir(cfg, "unlabeled").exists():
         r = evaluate_model(model, SealedUnlabeled(data_dir(cfg, "unlabeled"), limit), "relative",
                            name="synthetic-unlabeled")
         row.update({f"{prefix}unl_abs_rel": _m(r, "abs_rel"), f"{prefix}unl_d1": _m(r, "d1")})

@@ -1,5 +1,5 @@
 """Stage 3: the student — labeled + pseudo-labeled (1:2 per batch), strong perturbations, CutMix and
-feature alignment (spec §5.2, §5.3).
+feature alignment (Depth Anything V1, Sec. 3.2-3.3).
 
     python -m training.cli train-student --config training/configs/demo_vitt.yaml [student.feature_align=false]
 
@@ -24,22 +24,23 @@ from ..augment import apply_cutmix, cutmix_boxes, strong_color
 from ..engine import seed_everything, setup_distributed
 from ..losses import (affine_invariant_loss, cutmix_affine_invariant_loss, depth_to_disparity_target,
                              feature_alignment_loss)
-from .common import (LabeledCrops, UnlabeledCrops, batches, data_dir, final_tokens, frozen_encoder,
-                                    new_model, normalize, stage_dir)
+from ..data.sources import labeled_sets
+from .common import (LabeledCrops, UnlabeledCrops, batches, data_dir, final_tokens, frozen_encoder, new_model,
+                     normalize, stage_dir)
 from .loop import TrainLoop, finish_relative, start_training
 from .pseudo_label import pseudo_dir
 
 
-def train_student(cfg: dict, stage: str = "student") -> dict:
+def train_student(cfg, stage: str = "student") -> dict:
     """Train (or resume) the student into `<run_dir>/<stage>/`; returns the summary row."""
-    c = cfg["student"]
-    d = setup_distributed(cfg.get("device", "auto"), cfg.get("threads", 2))
-    seed = int(cfg.get("seed", 0))
+    c = cfg.student
+    d = setup_distributed(cfg.device, cfg.threads)
+    seed = cfg.seed
     seed_everything(seed + 1000 + d.rank)
     out = stage_dir(cfg, stage)
-    use_u = bool(c.get("use_unlabeled", True))
-    perturb = use_u and bool(c.get("perturb", True))
-    feat = use_u and bool(c.get("feature_align", True))
+    use_u = c.use_unlabeled
+    perturb = use_u and c.perturb
+    feat = use_u and c.feature_align
 
     # model (re-initialised), optimizer, resume, frozen encoder
     model, opt, step, state = start_training(new_model(cfg).to(d.device), c, d, out, stage)
@@ -49,17 +50,18 @@ def train_student(cfg: dict, stage: str = "student") -> dict:
         frozen.to(d.device)
 
     # data: n_l labeled + n_u unlabeled per step
-    n_l, n_u = int(c["labeled_batch"]), int(c.get("unlabeled_batch", 2 * int(c["labeled_batch"])))
-    lab = LabeledCrops(data_dir(cfg, "labeled"), c["crop"], kind=c.get("kind"))
+    n_l, n_u = c.labeled_batch, c.unlabeled_batch or 2 * c.labeled_batch
+    lab = LabeledCrops(labeled_sets(cfg, c.kind)[0], c.crop)
     lab_stream = batches(lab, n_l, seed, d.rank, d.world, start_step=step)
     if use_u:
-        unl = UnlabeledCrops(data_dir(cfg, "unlabeled"), pseudo_dir(cfg), c["crop"])
+        unl = UnlabeledCrops(data_dir(cfg, "unlabeled"), pseudo_dir(cfg), c.crop)
         unl_stream = batches(unl, n_u, seed + 1, d.rank, d.world, start_step=step)
-    aug_gen = torch.Generator().manual_seed(seed * 7919 + d.rank * 104729 + step)
-    sky = bool(cfg["data"].get("invalid_is_sky", False))
-    margin = float(c.get("feature_margin", 0.85))
+    # its state is checkpointed per rank (TrainLoop generators), so a resumed run draws what it would have
+    aug_gen = torch.Generator().manual_seed(seed * 7919 + d.rank * 104729)
+    sky = cfg.data.invalid_is_sky
 
-    loop = TrainLoop(stage, cfg, c, d, model, opt, out, step, state, images_per_step=n_l + (n_u if use_u else 0))
+    loop = TrainLoop(stage, cfg, c, d, model, opt, out, step, state, images_per_step=n_l + (n_u if use_u else 0),
+                     generators={"augment": aug_gen})
     while not loop.finished:
         loop.set_lr()
         b = next(lab_stream)
@@ -72,8 +74,8 @@ def train_student(cfg: dict, stage: str = "student") -> dict:
             box = torch.zeros(pl.shape, dtype=torch.bool, device=d.device)
             img_s = img_u
             if perturb:  # the student's view only; pseudo-labels came from the clean images
-                img_s = strong_color(img_u, aug_gen, c.get("augment"))
-                box = cutmix_boxes(*pl.shape, aug_gen, p=float(c.get("cutmix_p", 0.5))).to(d.device)
+                img_s = strong_color(img_u, aug_gen, c.augment)
+                box = cutmix_boxes(*pl.shape, aug_gen, p=c.cutmix_p).to(d.device)
                 img_s = apply_cutmix(img_s, box, img_s.roll(1, dims=0))
             images.append(img_s)
 
@@ -85,14 +87,15 @@ def train_student(cfg: dict, stage: str = "student") -> dict:
         if feat:
             with torch.no_grad():
                 ref = final_tokens(frozen, x[n_l:])
-            losses["l_feat"] = feature_alignment_loss(tokens[n_l:], ref, margin)
+            losses["l_feat"] = feature_alignment_loss(tokens[n_l:], ref, c.feature_margin)
         loss = sum(losses.values()) / len(losses)
         loop.update(loss, {f"{stage}/{k}": v.item() for k, v in losses.items()})
-        if use_u and loop.every("image_every", 100):
+        if use_u and loop.every(c.image_every):
             loop.log.grid(f"{stage}/student_view_pseudo_pred", loop.step,
                           [[img_u[0], img_s[0], pl[0], pred[n_l].detach()], [img_l[0], img_l[0], tgt_l[0], pred[0].detach()]])
+        loop.end_step()
 
     row = loop.summary()
     row.update({"unlabeled": use_u, "perturb": perturb, "feature_align": feat, "frozen_encoder": frozen_source})
-    provenance = f"{stage}, {cfg.get('name', 'run')}, {loop.step} steps, frozen encoder: {frozen_source}"
+    provenance = f"{stage}, {cfg.name}, {loop.step} steps, frozen encoder: {frozen_source}"
     return finish_relative(loop, cfg, row, provenance)

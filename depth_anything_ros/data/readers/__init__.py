@@ -21,7 +21,8 @@ DATASET_SPECS = """dataset specs (NAME[:PATH][,key=value...]):
   nyu:FILE.mat               NYUv2 labeled .mat (,split=splits.mat or a text file of 1-based indices)
   kitti:DIR                  KITTI Eigen split (,split=FILE, default DIR/eigen_test_files_with_gt.txt; ,depth_root=DIR)
   folder:DIR                 generic RGB-D folder (rgb/, depth/, intrinsics.json)
-  rosbag:PATH                rosbag2 (,rgb=TOPIC ,depth=TOPIC ,lidar=TOPIC ,info=TOPIC ,tolerance=SECONDS)"""
+  rosbag:PATH                rosbag2, sqlite3 or mcap (,rgb=TOPIC ,depth=TOPIC ,lidar=TOPIC ,info=TOPIC
+                             ,tolerance=SECONDS ,min_depth=M ,max_depth=M)"""
 
 
 def __getattr__(name):  # rosbags is imported only when the rosbag reader is used
@@ -66,5 +67,6 @@ def open_dataset(spec: str) -> DepthDataset:
         from .rosbag import RosbagRGBD
 
         return RosbagRGBD(path, rgb_topic=kv.get("rgb"), depth_topic=kv.get("depth"), lidar_topic=kv.get("lidar"),
-                          info_topic=kv.get("info"), tolerance=float(kv.get("tolerance", 0.02)))
+                          info_topic=kv.get("info"), tolerance=float(kv.get("tolerance", 0.02)),
+                          min_depth=float(kv.get("min_depth", 1e-3)), max_depth=float(kv.get("max_depth", 80.0)))
     raise ValueError(f"unknown dataset {name!r}\n{DATASET_SPECS}")

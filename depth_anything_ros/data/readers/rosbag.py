@@ -6,8 +6,14 @@ sensor_msgs/PointCloud2 (float32 x, y, z) projected with the CameraInfo K.
 
 Assumptions (no TF lookup): the depth image is already registered to the RGB camera (same frame, same size),
 and the point cloud is expressed in the RGB camera's optical frame (x right, y down, z forward), unless
-`T_cam_lidar` (4x4, lidar -> camera optical) is given. RGB and depth messages are paired by nearest bag
-(log) timestamp within `tolerance` seconds; RGB frames without a partner are dropped.
+`T_cam_lidar` (4x4, lidar -> camera optical) is given.
+
+Pairing: the depth image or cloud is the anchor (its pixels are the ground truth). Each anchor takes the color
+frame nearest in time (header stamps; the bag's log time where a stamp is zero), if it lies within
+`tolerance` seconds, and a color frame serves at most one anchor (the nearest). Anchors without a color frame
+that close are dropped, never paired with a farther one (no motion compensation exists, so a 33 ms offset on a
+moving robot would shift the ground truth); `pairing` counts what was kept and dropped. Depth outside
+[min_depth, max_depth] is marked invalid.
 """
 from __future__ import annotations
 
@@ -92,11 +98,13 @@ def project_points(xyz_cam: np.ndarray, K: np.ndarray, h: int, w: int) -> np.nda
 
 
 class RosbagRGBD(DepthDataset):
-    """RGB + aligned depth (or LiDAR) pairs from a rosbag2 directory; see the module docstring.
+    """RGB + aligned depth (or LiDAR) pairs from a rosbag2 directory or file (sqlite3 or mcap); see the module
+    docstring.
 
     Topics are found automatically when there is no ambiguity (an Image/CompressedImage topic without "depth"
-    in its name for RGB, an Image topic with "depth" for depth, else a PointCloud2 topic, and a CameraInfo
-    topic), or passed explicitly. K comes from CameraInfo (first message) or the `K` argument.
+    in its name for RGB, an Image topic with "depth" for depth, else a PointCloud2 topic; the CameraInfo topic
+    next to the color topic, else the only one), or passed explicitly. K comes from the `K` argument, else
+    the first CameraInfo message.
     """
 
     name = "rosbag"
@@ -108,42 +116,37 @@ class RosbagRGBD(DepthDataset):
         from rosbags.typesys import Stores, get_typestore
 
         self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: no such bag")
         self.min_depth, self.max_depth = float(min_depth), float(max_depth)
         self.T_cam_lidar = None if T_cam_lidar is None else np.asarray(T_cam_lidar, np.float64).reshape(4, 4)
         self._typestore = get_typestore(Stores.ROS2_HUMBLE)
         self._reader_cls = AnyReader
         self._reader = None
         r = self._open()
-        topics = {c.topic: c.msgtype for c in r.connections}
-        rgb_topic = rgb_topic or self._pick(topics, (IMAGE, COMPRESSED), lambda t: "depth" not in t.lower(), "RGB")
+        self.topics = {c.topic: c.msgtype for c in r.connections}
+        for t, want in ((rgb_topic, (IMAGE, COMPRESSED)), (depth_topic, (IMAGE,)), (lidar_topic, (CLOUD,)),
+                        (info_topic, (INFO,))):
+            self._require(t, want)
+        rgb_topic = rgb_topic or self._pick((IMAGE, COMPRESSED), lambda t: "depth" not in t.lower(), "RGB")
         if depth_topic is None and lidar_topic is None:
-            has_depth = [t for t, m in topics.items() if m == IMAGE and "depth" in t.lower()]
-            if has_depth:
-                depth_topic = self._pick(topics, (IMAGE,), lambda t: "depth" in t.lower(), "depth")
+            if any(m == IMAGE and "depth" in t.lower() for t, m in self.topics.items()):
+                depth_topic = self._pick((IMAGE,), lambda t: "depth" in t.lower(), "depth")
             else:
-                lidar_topic = self._pick(topics, (CLOUD,), lambda t: True, "depth image or PointCloud2")
+                lidar_topic = self._pick((CLOUD,), lambda t: True, "depth image or PointCloud2")
         self.rgb_topic, self.depth_topic, self.lidar_topic = rgb_topic, depth_topic, lidar_topic
         self.K = None if K is None else np.asarray(K, np.float64).reshape(3, 3)
         if self.K is None:
-            info_topic = info_topic or self._pick(topics, (INFO,), lambda t: True, "CameraInfo (or pass K)")
+            info_topic = info_topic or self._pick_info(rgb_topic)
             conn = [c for c in r.connections if c.topic == info_topic]
             for c, _t, raw in r.messages(connections=conn):
                 self.K = np.asarray(r.deserialize(raw, c.msgtype).k, np.float64).reshape(3, 3)
                 break
             if self.K is None:
-                raise ValueError(f"{info_topic} has no messages")
-        # index: log timestamps only; the payload is read on demand
-        rgb_ts = self._stamps(rgb_topic)
-        dep_ts = self._stamps(depth_topic or lidar_topic)
-        tol = int(tolerance * 1e9)
-        self.pairs = []
-        for t in rgb_ts:
-            j = bisect.bisect_left(dep_ts, t)
-            cands = [dep_ts[k] for k in (j - 1, j) if 0 <= k < len(dep_ts)]
-            if cands:
-                best = min(cands, key=lambda s: abs(s - t))
-                if abs(best - t) <= tol:
-                    self.pairs.append((t, best))
+                raise ValueError(f"{self.path}: {info_topic} has no messages (pass K)")
+        self.info_topic = info_topic
+        self.tolerance = float(tolerance)
+        self.pairs, self.pairing = self._pair(self._index(rgb_topic), self._index(depth_topic or lidar_topic))
 
     def _open(self):
         if self._reader is None:
@@ -156,19 +159,76 @@ class RosbagRGBD(DepthDataset):
         state["_reader"] = None
         return state
 
-    @staticmethod
-    def _pick(topics: dict, types, pred, what: str) -> str:
-        cands = sorted(t for t, m in topics.items() if m in types and pred(t))
+    def _listing(self) -> str:
+        return ", ".join(f"{t} ({m})" for t, m in sorted(self.topics.items())) or "no topics"
+
+    def _require(self, topic, types) -> None:
+        if topic is None:
+            return
+        if topic not in self.topics:
+            raise ValueError(f"{self.path}: no topic {topic}; the bag has: {self._listing()}")
+        if self.topics[topic] not in types:
+            raise ValueError(f"{self.path}: {topic} is {self.topics[topic]}, expected {' or '.join(types)}")
+
+    def _pick(self, types, pred, what: str) -> str:
+        cands = sorted(t for t, m in self.topics.items() if m in types and pred(t))
         if len(cands) != 1:
-            raise ValueError(f"cannot choose the {what} topic automatically (candidates: {cands}); pass it explicitly")
+            raise ValueError(f"{self.path}: cannot choose the {what} topic automatically (candidates: {cands}); "
+                             f"pass it explicitly; the bag has: {self._listing()}")
         return cands[0]
 
-    def _stamps(self, topic: str) -> list[int]:
+    def _pick_info(self, rgb_topic: str) -> str:
+        infos = sorted(t for t, m in self.topics.items() if m == INFO)
+        near = [t for t in infos if t.rsplit("/", 1)[0] == rgb_topic.rsplit("/", 1)[0]]
+        if len(near) == 1:
+            return near[0]
+        return self._pick((INFO,), lambda t: True, "CameraInfo (or pass K)")
+
+    def _index(self, topic: str) -> list[tuple[int, int]]:
+        """(stamp ns, log time ns) of every message on `topic`, sorted by stamp."""
         r = self._open()
         conns = [c for c in r.connections if c.topic == topic]
-        if not conns:
-            raise ValueError(f"topic {topic} is not in {self.path}")
-        return sorted(t for _c, t, _raw in r.messages(connections=conns))
+        out = []
+        for c, t, raw in r.messages(connections=conns):
+            st = r.deserialize(raw, c.msgtype).header.stamp
+            ns = int(st.sec) * 10**9 + int(st.nanosec)
+            out.append((ns or t, t))
+        return sorted(out)
+
+    def _pair(self, colors, anchors):
+        """Each anchor with its nearest color frame within the tolerance; see the module docstring."""
+        tol = int(round(self.tolerance * 1e9))
+        cstamps = [c[0] for c in colors]
+        best: dict[int, tuple[int, int]] = {}  # color index -> (|dt|, anchor index)
+        far = 0
+        for ai, (ta, _la) in enumerate(anchors):
+            j = bisect.bisect_left(cstamps, ta)
+            cands = [k for k in (j - 1, j) if 0 <= k < len(colors)]
+            if not cands:
+                far += 1
+                continue
+            k = min(cands, key=lambda k: abs(cstamps[k] - ta))
+            dt = abs(cstamps[k] - ta)
+            if dt > tol:
+                far += 1
+                continue
+            if k in best and best[k][0] <= dt:
+                continue
+            best[k] = (dt, ai)
+        pairs = sorted((anchors[ai][0], colors[k][1], anchors[ai][1]) for k, (_dt, ai) in best.items())
+        offsets = [d for d, _ in best.values()]
+        info = {"anchors": len(anchors), "colors": len(colors), "pairs": len(pairs),
+                "dropped_too_far": far, "dropped_shared_color": len(anchors) - far - len(pairs),
+                "max_offset_ms": round(max(offsets) / 1e6, 3) if offsets else None,
+                "tolerance_ms": self.tolerance * 1e3}
+        return [(c, a) for _t, c, a in pairs], info
+
+    def pairing_report(self) -> str:
+        """One line: how many depth/cloud frames were paired and how many dropped (and why)."""
+        p = self.pairing
+        return (f"{self.path.name}: {p['pairs']} of {p['anchors']} {'clouds' if self.lidar_topic else 'depth frames'} "
+                f"paired with a color frame within {p['tolerance_ms']:g} ms (max offset {p['max_offset_ms']} ms); "
+                f"dropped {p['dropped_too_far']} too far in time, {p['dropped_shared_color']} sharing a color frame")
 
     def _message(self, topic: str, stamp: int):
         r = self._open()
@@ -193,5 +253,6 @@ class RosbagRGBD(DepthDataset):
             if self.T_cam_lidar is not None:
                 xyz = xyz @ self.T_cam_lidar[:3, :3].T + self.T_cam_lidar[:3, 3]
             depth = project_points(xyz, self.K, h, w)
-        valid = depth > 0
+        valid = (depth > 0) & (depth >= self.min_depth) & (depth <= self.max_depth)
+        depth = np.where(valid, depth, 0.0).astype(np.float32)
         return RGBDSample(image=rgb, depth=depth, valid=valid, K=self.K.copy(), source=f"rosbag:{self.path.name}:{t_rgb}")

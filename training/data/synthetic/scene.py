@@ -21,7 +21,7 @@ import numpy as np
 from .textures import PER_KIND, layer
 
 GENERATOR_VERSION = "synth-1.0"
-DOMAIN_CODES = {"labeled": 101, "unlabeled": 202, "eval": 303}
+DOMAIN_CODES = {"labeled": 101, "unlabeled": 202, "eval": 303, "robot": 404}
 
 # per-domain ranges: the unlabeled stream is a shifted domain (wider FOV, other light), eval matches labeled
 _DOMAIN_RANGES = {
@@ -31,6 +31,10 @@ _DOMAIN_RANGES = {
                  light_tint=0.08, street_prob=0.5),
     "unlabeled": dict(fov_indoor=(45, 90), fov_street=(55, 100), ambient=(0.08, 0.3), sun_elev=(5, 45),
                       light_tint=0.25, street_prob=0.5),
+    # a domain no demo stage sees: a small ground robot's wide camera 0.25-0.45 m above the floor, level or
+    # looking slightly up, dim tinted light, its own textures (the fine-tuning example of docs/training.md)
+    "robot": dict(fov_indoor=(88, 104), fov_street=(90, 110), ambient=(0.05, 0.12), sun_elev=(5, 30),
+                  light_tint=0.3, street_prob=0.0, cam_z=(0.25, 0.45), pitch=(-4.0, 8.0)),
 }
 
 
@@ -89,13 +93,14 @@ class _Builder:
 class SceneSampler:
     """Samples scene specs and camera views deterministically from (domain, seed).
 
-    domain: "labeled" (training), "unlabeled" (shifted domain, sealed depth), "eval" (held-out textures).
+    domain: "labeled" (training), "unlabeled" (shifted domain, sealed depth), "eval" (held-out textures),
+    "robot" (a low, wide camera in dim rooms with its own textures: the fine-tuning example).
     kind:   "mixed" (half rooms, half streets), "indoor" or "street".
     """
 
     def __init__(self, seed: int = 0, domain: str = "labeled", kind: str = "mixed"):
         if domain not in DOMAIN_CODES:
-            raise ValueError(f"unknown domain {domain!r}; expected labeled, unlabeled or eval")
+            raise ValueError(f"unknown domain {domain!r}; expected labeled, unlabeled, eval or robot")
         if kind not in ("mixed", "indoor", "street"):
             raise ValueError(f"unknown scene kind {kind!r}")
         self.seed, self.domain, self.kind = int(seed), domain, kind
@@ -129,13 +134,13 @@ class SceneSampler:
         K = intrinsics(width, height, fov, rng.uniform(-0.02, 0.02, 2))
         pos = None
         for _ in range(100):
-            p = np.array([rng.uniform(*reg["x"]), rng.uniform(*reg["y"]), rng.uniform(*reg["z"])])
+            p = np.array([rng.uniform(*reg["x"]), rng.uniform(*reg["y"]), rng.uniform(*self.ranges.get("cam_z", reg["z"]))])
             if all(math.hypot(p[0] - ox, p[1] - oy) > r + 0.35 or p[2] > top + 0.3
                    for ox, oy, r, top in reg.get("obstacles", [])):
                 pos = p
                 break
         if pos is None:  # crowded room: stand at the centre line of the free region
-            pos = np.array([np.mean(reg["x"]), np.mean(reg["y"]), reg["z"][1]])
+            pos = np.array([np.mean(reg["x"]), np.mean(reg["y"]), self.ranges.get("cam_z", reg["z"])[1]])
         if "target" in reg:  # look roughly towards the middle of the room, not at the nearest wall
             yaw = math.atan2(reg["target"][1] - pos[1], reg["target"][0] - pos[0])
             yaw += rng.uniform(-reg["yaw_jitter"], reg["yaw_jitter"])
@@ -143,7 +148,7 @@ class SceneSampler:
             yaw = reg["yaw"] + rng.uniform(-reg["yaw_jitter"], reg["yaw_jitter"])
         else:
             yaw = rng.uniform(-math.pi, math.pi)
-        pitch = math.radians(rng.uniform(*reg["pitch"]))
+        pitch = math.radians(rng.uniform(*self.ranges.get("pitch", reg["pitch"])))
         roll = math.radians(rng.uniform(-3.0, 3.0))
         T = np.eye(4)
         T[:3, :3] = camera_rotation(yaw, pitch, roll)

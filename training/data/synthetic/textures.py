@@ -22,10 +22,11 @@ POOL_PHOTOS = {
     "labeled": ("astronaut", "coffee", "chelsea", "rocket"),
     "unlabeled": ("hubble_deep_field", "immunohistochemistry", "retina", "camera"),
     "eval": ("coins", "moon", "page", "cell"),
+    "robot": ("clock", "text", "logo", "colorwheel"),
 }
-POOL_SEEDS = {"labeled": 11, "unlabeled": 22, "eval": 33}
+POOL_SEEDS = {"labeled": 11, "unlabeled": 22, "eval": 33, "robot": 44}
 # the CC0 material photos are split the same way
-POOL_MATERIAL = {"labeled": "brick", "unlabeled": "grass", "eval": "gravel"}
+POOL_MATERIAL = {"labeled": "brick", "unlabeled": "grass", "eval": "gravel", "robot": "gravel"}
 
 
 def layer(kind: str, j: int) -> int:
