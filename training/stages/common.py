@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from depth_anything_ros.inference.preprocess import IMAGENET_MEAN, IMAGENET_STD
+from depth_anything_ros.inference.preprocess import ALIGN_CORNERS, IMAGENET_MEAN, IMAGENET_STD
 from depth_anything_ros.model import build_model
 from depth_anything_ros.data.readers.synthetic import SyntheticShards
 
@@ -246,7 +246,7 @@ def ddp_wrap(model: torch.nn.Module, dist_info):
 
 @torch.no_grad()
 def predict_batch(model, images: list[np.ndarray], size: tuple[int, int] | None = None) -> list[np.ndarray]:
-    """Model output for uint8 RGB frames of one shape, each bilinearly resized back (float32 H x W).
+    """Model output for uint8 RGB frames of one shape, each resized back like the official inference (float32 H x W).
 
     `size` is the network (h, w); None uses the frame size rounded down to multiples of 14. The input is
     resized like the inference Preprocessor (cubic on the float image) and ImageNet-normalised.
@@ -260,7 +260,9 @@ def predict_batch(model, images: list[np.ndarray], size: tuple[int, int] | None 
     x = normalize(torch.from_numpy(np.stack(arr)).permute(0, 3, 1, 2) / 255.0)
     dev = next(model.parameters()).device
     out = model(x.to(dev)).float()
-    out = F.interpolate(out[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0].cpu().numpy()
+    # back to the frame by the official rule of the model's version (the table the inference resize uses)
+    align = ALIGN_CORNERS[model.config.version]
+    out = F.interpolate(out[:, None], size=(h, w), mode="bilinear", align_corners=align)[:, 0].cpu().numpy()
     return list(out)
 
 
