@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from depth_anything_ros.data import shards
+from depth_anything_ros import depth_io
 from .data.synthetic.scene import GENERATOR_VERSION
 from .data.synthetic.stream import frame_id, make_renderer, render_views
 
@@ -22,17 +23,14 @@ EVAL_SET_VERSION = "eval-v1"
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """'HxW' or 'N' -> (H, W)."""
-    parts = text.lower().split("x")
+    """'HxW' or 'N' -> (H, W), both >= 8 (rendered frames need not be multiples of 14)."""
     try:
-        vals = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be HxW, got {text!r}") from None
-    if len(vals) == 1:
-        vals *= 2
-    if len(vals) != 2 or min(vals) < 8:
+        h, w = depth_io.parse_size(text, multiple=1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if min(h, w) < 8:
         raise argparse.ArgumentTypeError(f"size must be HxW with both >= 8, got {text!r}")
-    return vals[0], vals[1]
+    return h, w
 
 
 def write_shard(domain: str, out: Path, count: int, height: int, width: int, seed_start: int = 0,

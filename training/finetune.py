@@ -140,7 +140,7 @@ def init_model_meta(path: Path):
 
 def make_config(a, src, meta):
     """The run's TrainConfig: `--config` (if any) with the command's options on top."""
-    from depth_anything_ros.inference.preprocess import parse_size
+    from depth_anything_ros.depth_io import parse_size
 
     from .config import ConfigError, from_dict, read_yaml
 

@@ -53,9 +53,9 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
     for i in tqdm(range(n), desc="eval", unit="img", disable=not progress):
         s = dataset[i]
         h, w = s.depth.shape
-        pred = _at_gt_size(np.asarray(predict_fn(s.image), np.float32), h, w)
         mask = eval_mask(s.depth, s.valid, lo, hi, crop_fn(h, w) if crop_fn is not None else None)
         try:
+            pred = _at_gt_size(np.asarray(predict_fn(s.image), np.float32), h, w)
             if anchors is not None:  # issue 13: metric through the simulated anchors
                 depth, why = anchors(pred, s)
                 if depth is None:

@@ -100,16 +100,19 @@ def test_evaluate_relative_and_metric(tmp_path):
     assert res["count"] == 0 and len(res["skipped"]) == 1
 
 
-def test_evaluate_synthetic_with_resize(tmp_path):
+def test_evaluate_refuses_a_prediction_at_another_size(tmp_path):
+    """The evaluator never resizes by a rule of its own (the output resize is the model version's, done by the
+    predictor): a prediction at another size than the ground truth is skipped with the reason."""
     samples = list(render_frames("eval", 0, 2, 24, 32, views_per_scene=2, renderer="ray"))
     lookup = {s.image.tobytes(): s for s in samples}
 
-    def half_res_metric(rgb):  # metric prediction at half resolution: the evaluator resizes it
+    def half_res_metric(rgb):
         s = lookup[rgb.tobytes()]
         return np.where(s.valid, s.depth, 50.0)[::2, ::2] * 1.1
 
     res = evaluate(half_res_metric, samples, kind="metric", min_depth=1e-3, max_depth=80.0, progress=False)
-    assert res["count"] == 2 and 0.05 < res["mean"]["abs_rel"] < 0.3
+    assert res["count"] == 0 and len(res["skipped"]) == 2
+    assert "prediction is 12x16, ground truth 24x32" in res["skipped"][0]["reason"]
 
 
 def test_eval_subcommand(tmp_path, tiny_metric_checkpoint):
