@@ -77,6 +77,7 @@ class DepthNodeCore:
     def configure(self) -> None:
         """Validate parameters, load the model and create the publishers (ParameterError on bad values)."""
         from ..inference import DepthEstimator
+        from ..inference.engines.self_check import SelfCheckError
 
         cfg = self.read_config()
         self.throttle.period = cfg.log_throttle
@@ -93,8 +94,20 @@ class DepthNodeCore:
                 import torch
 
                 torch.set_num_threads(cfg.num_threads)
+        elif cfg.engine == "tensorrt":
+            # the precision is the file's: the parameter is checked against it, never applied
+            options = {"device": cfg.device, "input_size": cfg.network_hw, "precision": cfg.precision,
+                       "cache_dir": cfg.trt_cache_dir or None}
+        fallback = None
         try:
             est = DepthEstimator.create(cfg.engine, cfg.model_path, cfg.network_hw, **options)
+        except SelfCheckError as exc:
+            if cfg.trt_strict:
+                raise ParameterError(f"engine: {exc} (trt_strict: no fallback)") from None
+            fallback = str(exc).splitlines()[0]
+            self.log.error(f"{fallback}; falling back to onnxruntime")
+            est = DepthEstimator.create("onnxruntime", cfg.model_path, cfg.network_hw,
+                                        threads=cfg.num_threads or None, device=None)
         except (ValueError, OSError, RuntimeError, ImportError) as exc:
             raise ParameterError(f"model_path: cannot load {cfg.model_path} on {cfg.engine}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
@@ -117,6 +130,8 @@ class DepthNodeCore:
             "network_input_size": "x".join(map(str, size)) if size else "official rule (shorter side 518)",
             "output": "depth/image (m)" if self.pipeline.metric else "depth/relative (inverse depth)",
         }
+        if fallback is not None:
+            self.static_diag["engine_fallback"] = f"tensorrt refused: {fallback}"
         oq = qos_profile(cfg.output_qos)
         n = self.node
         for name in sorted(self.pipeline.outputs):
@@ -225,6 +240,12 @@ class DepthNodeCore:
         msg = diagnostic_array(self.node.get_clock().now().to_msg(),
                                f"{self.node.get_name()}: depth", self.node.get_fully_qualified_name(),
                                snap, self.static_diag)
+        if "engine_fallback" in self.static_diag:  # running, but not on the engine asked for
+            from diagnostic_msgs.msg import DiagnosticStatus
+
+            status = msg.status[0]
+            status.level = max(status.level, DiagnosticStatus.WARN)
+            status.message = f"on onnxruntime (TensorRT self-check failed); {status.message}"
         self.pubs["diagnostics"].publish(msg)
 
 

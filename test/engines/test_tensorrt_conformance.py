@@ -24,7 +24,7 @@ from depth_anything_ros.inference.export import read_onnx_metadata
 from depth_anything_ros.inference.preprocess import Preprocessor
 
 from . import fake_tensorrt, trt_bindings
-from .conftest import STATIC_SIZES
+from .conftest import DYNAMIC_EXPORT_SIZE, STATIC_SIZES
 
 RELEASES = trt_bindings.RELEASES
 ENGINE_SRC = Path(te.__file__).read_text()
@@ -208,11 +208,11 @@ def test_every_key_ingredient_invalidates_the_plan(apis, monkeypatch, tmp_path, 
     if other is not None:
         path, builds = build(base, api=apis[other])
         assert builds == 1 and path not in seen
-    # a dynamic ONNX needs the network size; with it the profile is that size
+    # a dynamic ONNX is built for the network size given, else for its recorded size
     path, builds = build({**base, "onnx": dynamic_onnx, "input_size": (182, 238)})
     assert builds == 1 and read_sidecar(path).builder["profile"][1] == [1, 3, 182, 238]
-    with pytest.raises(ValueError, match="dynamic H/W"):
-        build({**base, "onnx": dynamic_onnx})
+    path, builds = build({**base, "onnx": dynamic_onnx})
+    assert builds == 1 and read_sidecar(path).builder["profile"][1] == [1, 3, *DYNAMIC_EXPORT_SIZE]
 
 
 def test_rebuild_after_gpu_change_keeps_recorded_settings(apis, monkeypatch, tmp_path, model_files, caplog):
