@@ -21,7 +21,6 @@ from . import trt_bindings
 from .conftest import STATIC_SIZES
 
 LAUNCH = Path(__file__).with_name("fake_trt_launch.py")
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +45,23 @@ def _cmd(setup, strict: bool, ns: str):
             "-p", "diagnostics_period:=0.3", "-p", "num_threads:=1", "-r", f"__ns:=/{ns}"]
 
 
+@pytest.mark.parametrize("change,expect", [
+    ({"device": "cpu"}, "device: 'cpu': the tensorrt engine runs on a GPU"),
+    ({"precision": "bf16"}, "precision: bf16 is a torch precision"),
+    ({"engine": "torch", "precision": "int8"}, "precision: int8 needs engine tensorrt"),
+])
+def test_tensorrt_parameters_are_checked(change, expect):
+    from depth_anything_ros.ros.params import NodeConfig, ParameterError, validate
+
+    cfg = NodeConfig(model_path="m.onnx", engine="tensorrt", device="cuda:0")
+    validate(cfg, check_files=False)
+    for key, value in change.items():
+        setattr(cfg, key, value)
+    with pytest.raises(ParameterError, match=expect):
+        validate(cfg, check_files=False)
+
+
+@pytest.mark.slow
 def test_strict_node_exits_2_with_one_line(setup):
     proc = subprocess.run(_cmd(setup, True, "strict"), env=_env(setup), capture_output=True, text=True, timeout=180)
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -54,6 +70,7 @@ def test_strict_node_exits_2_with_one_line(setup):
     assert "(trt_strict: no fallback)" in last
 
 
+@pytest.mark.slow
 def test_failed_self_check_falls_back_to_onnxruntime(ros_context, setup):  # noqa: F811
     log = setup["tmp"] / "fallback.log"
     with open(log, "w") as fh:
