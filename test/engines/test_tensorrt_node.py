@@ -7,20 +7,37 @@ the real process, the DiagnosticArray received over DDS (loopback only).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ros.conftest import ros_context  # noqa: F401  (fixture)
 from ros.harness import Probe, child_env
 
 from . import trt_bindings
 from .conftest import STATIC_SIZES
 
 LAUNCH = Path(__file__).with_name("fake_trt_launch.py")
+
+
+@pytest.fixture(scope="module")
+def ros_context(tmp_path_factory):
+    """An rclpy Context for this module; os.environ isolated (loopback, own domain) and restored after."""
+    import os
+
+    import rclpy
+
+    from depth_anything_ros.ros.env import isolate_this_process
+
+    saved = dict(os.environ)
+    isolate_this_process(log_dir=str(tmp_path_factory.mktemp("ros_log")))
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.shutdown(context=ctx)
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +88,7 @@ def test_strict_node_exits_2_with_one_line(setup):
 
 
 @pytest.mark.slow
-def test_failed_self_check_falls_back_to_onnxruntime(ros_context, setup):  # noqa: F811
+def test_failed_self_check_falls_back_to_onnxruntime(ros_context, setup):
     log = setup["tmp"] / "fallback.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(_cmd(setup, False, "fallback"), env=_env(setup), stdout=fh, stderr=subprocess.STDOUT)
