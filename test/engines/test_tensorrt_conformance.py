@@ -8,6 +8,7 @@ reference of the self-check.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -300,3 +301,20 @@ def test_timing_cache_from_another_device_is_replaced(apis, monkeypatch, tmp_pat
     with caplog.at_level(logging.WARNING):
         te.build_cached(model_files["fp32"], tmp_path)
     assert "does not fit this device" in caplog.text and timing.read_bytes() == good
+
+
+def test_export_tensorrt_cli(apis, monkeypatch, tmp_path, model_files, capsys):
+    from depth_anything_ros.cli import main
+
+    fake_tensorrt.install(monkeypatch, next(iter(apis.values())))
+    plan = tmp_path / "m.plan"
+    assert main(["export", "tensorrt", "--onnx", str(model_files["fp16"]), "--precision", "int8",
+                 "--cache-dir", str(tmp_path), "--output", str(plan)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "precision 'int8' asked for, but m_fp16.onnx is fp16" in err[0]
+    assert not plan.exists()
+    assert main(["export", "tensorrt", "--onnx", str(model_files["fp16"]), "--max-batch", "2",
+                 "--cache-dir", str(tmp_path), "--output", str(plan)]) == 0
+    side = json.loads(capsys.readouterr().out)
+    assert side["key"]["precision"] == "fp16" and side["builder"]["profile"][2][0] == 2
+    assert all(check["ok"] for check in side["self_checks"].values())
