@@ -41,11 +41,12 @@ def main() -> None:
     parser.add_argument("--onnx", type=Path, default=Path("models/demo_vitt_metric.onnx"))
     parser.add_argument("--vits", action="store_true", help="also a random-weight vits")
     parser.add_argument("--calib", default="synthetic:32")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     print(f"machine: {platform.processor() or platform.machine()}, onnxruntime {onnxruntime.__version__}, "
-          f"CPU EP, {args.threads} threads, median of {args.repeats} runs at batch 1")
+          f"CPU EP, {args.threads} threads, median of {args.repeats} runs at batch 1, "
+          "fp32 and the variant run alternately")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         run(args.onnx, tmp, args.calib, args.threads, args.repeats)

@@ -191,13 +191,17 @@ def _network_size(session, props: dict[str, str]) -> tuple[int, int]:
     return int(a), int(b)
 
 
-def _median_ms(session, batch: np.ndarray, repeats: int) -> float:
-    times = []
+def _interleaved_median_ms(a, b, batch: np.ndarray, repeats: int) -> tuple[float, float]:
+    """Median ms of sessions `a` and `b`, run alternately so both see the same machine load."""
+    times: tuple[list, list] = ([], [])
+    for sess in (a, b):
+        sess.run(["depth"], {"image": batch})  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        session.run(["depth"], {"image": batch})
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
+        for sess, out in zip((a, b), times):
+            start = time.perf_counter()
+            sess.run(["depth"], {"image": batch})
+            out.append((time.perf_counter() - start) * 1e3)
+    return float(np.median(times[0])), float(np.median(times[1]))
 
 
 def compare_onnx(variant: str | Path, fp32: str | Path, precision: str, images: Sequence[tuple[str, np.ndarray]],
@@ -216,8 +220,7 @@ def compare_onnx(variant: str | Path, fp32: str | Path, precision: str, images: 
         out = var_sess.run(["depth"], {"image": batch})[0]
         report.checks.append(agreement(name, out, ref))
     if timing_repeats and batches:
-        report.fp32_ms = _median_ms(ref_sess, batches[0], timing_repeats)
-        report.variant_ms = _median_ms(var_sess, batches[0], timing_repeats)
+        report.fp32_ms, report.variant_ms = _interleaved_median_ms(ref_sess, var_sess, batches[0], timing_repeats)
     return report
 
 

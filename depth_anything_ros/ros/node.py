@@ -88,6 +88,7 @@ class DepthNodeCore:
     def configure(self) -> None:
         """Validate parameters, load the model and create the publishers (ParameterError on bad values)."""
         from ..inference import engine_for_path, open_model
+        from ..inference.engines.self_check import SelfCheckError
 
         cfg = self.read_config()
         self.throttle.period = cfg.log_throttle
@@ -105,8 +106,18 @@ class DepthNodeCore:
                 import torch
 
                 torch.set_num_threads(cfg.num_threads)
+        elif engine == "tensorrt":
+            # the precision is the file's: the parameter is checked against it, never applied
+            options = {"device": cfg.device, "precision": cfg.precision, "cache_dir": cfg.trt_cache_dir or None}
+        fallback = None
         try:
             est = open_model(cfg.model_path, engine, cfg.network_hw, **options)
+        except SelfCheckError as exc:
+            if cfg.trt_strict:
+                raise ParameterError(f"engine: {exc} (trt_strict: no fallback)") from None
+            fallback = str(exc).splitlines()[0]
+            self.log.error(f"{fallback}; falling back to onnxruntime")
+            est = open_model(cfg.model_path, "onnxruntime", cfg.network_hw, threads=cfg.num_threads or None)
         except (ValueError, OSError, RuntimeError, ImportError) as exc:
             raise ParameterError(f"model_path: cannot load {cfg.model_path} on {engine}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
@@ -127,6 +138,8 @@ class DepthNodeCore:
             "network_size_from": est.size_source,
             "output": "depth/image (m)" if self.pipeline.metric else "depth/relative (inverse depth)",
         }
+        if fallback is not None:
+            self.static_diag["engine_fallback"] = f"tensorrt refused: {fallback}"
         self._sync_publishers(self.pipeline.outputs)
         from diagnostic_msgs.msg import DiagnosticArray
 
@@ -336,6 +349,12 @@ class DepthNodeCore:
         msg = diagnostic_array(self.node.get_clock().now().to_msg(),
                                f"{self.node.get_name()}: depth", self.node.get_fully_qualified_name(),
                                snap, self.static_diag)
+        if "engine_fallback" in self.static_diag:  # running, but not on the engine asked for
+            from diagnostic_msgs.msg import DiagnosticStatus
+
+            status = msg.status[0]
+            status.level = max(status.level, DiagnosticStatus.WARN)
+            status.message = f"on onnxruntime (TensorRT self-check failed); {status.message}"
         try:
             pub.publish(msg)
         except Exception:  # noqa: BLE001 - only when the context shuts down (SIGINT) between two checks

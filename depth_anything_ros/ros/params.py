@@ -41,9 +41,11 @@ class NodeConfig:
     model_path: str = ""
     engine: str = "auto"
     device: str = "cpu"
-    precision: str = "fp32"
+    precision: str = "fp32"  # torch: what runs; tensorrt: must be the ONNX file's (it carries the precision)
     network_size: str = ""  # "HxW" (multiples of 14); "" = engine's fixed size, else official rule
     num_threads: int = 0  # intra-op threads (torch, onnxruntime); 0 = library default
+    trt_cache_dir: str = ""  # tensorrt: plan cache folder; "" = $DEPTH_ANYTHING_ROS_CACHE or ~/.cache/...
+    trt_strict: bool = False  # tensorrt: a plan failing its self-check stops the node (exit 2), no fallback
     # input
     input_type: str = "raw"  # raw: `image` (sensor_msgs/Image); compressed: `image/compressed`
     max_input_pixels: int = 40_000_000  # larger frames are skipped (compressed: from the header, before decoding)
@@ -150,7 +152,14 @@ def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
     if check_files and not Path(os.path.expanduser(cfg.model_path)).is_file():
         raise ParameterError(f"model_path: no such file {cfg.model_path}")
     _choice("engine", cfg.engine, ENGINES)
-    _choice("precision", cfg.precision, ("fp32", "fp16", "bf16"))
+    _choice("precision", cfg.precision, ("fp32", "fp16", "bf16", "int8"))
+    if cfg.engine == "tensorrt":
+        if cfg.precision == "bf16":
+            raise ParameterError("precision: bf16 is a torch precision; tensorrt runs the ONNX file's fp32/fp16/int8")
+        if not cfg.device.startswith("cuda"):
+            raise ParameterError(f"device: {cfg.device!r}: the tensorrt engine runs on a GPU (cuda or cuda:N)")
+    elif cfg.precision == "int8":
+        raise ParameterError("precision: int8 needs engine tensorrt and an int8 ONNX file")
     _choice("input_type", cfg.input_type, INPUT_TYPES)
     cfg.network_hw = None
     if cfg.network_size:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import json
-import re
 import sys
 import types
 

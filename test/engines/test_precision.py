@@ -146,3 +146,16 @@ def test_cli_already_converted_file_is_refused(tmp_path, capsys, fp32_file, phot
     code = main(["export", "precision", "--onnx", str(fp16), "--precision", "int8", "--calib", "synthetic:2",
                  "--output", str(tmp_path / "x.onnx")])
     assert code == 2 and "already fp16" in _one_line(capsys.readouterr().err)
+
+
+def test_cli_export_onnx_fp16_keeps_the_fp32_source(tmp_path, capsys, tiny_metric_checkpoint):
+    out = tmp_path / "m.onnx"
+    code = main(["export", "onnx", "--checkpoint", str(tiny_metric_checkpoint), "--height", "182", "--width", "238",
+                 "--precision", "fp16", "--output", str(out)])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    source = tmp_path / "m.fp32.onnx"
+    props = _props(out)
+    assert props["precision"] == "fp16" and props["source_onnx"] == source.name
+    assert props["source_sha256"] == pr.sha256_file(source) and "precision" not in _props(source)
+    assert "fp16 vs fp32" in stdout and stdout.strip().splitlines()[-1].startswith(f"ok: {out} (fp16")

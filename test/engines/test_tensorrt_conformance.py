@@ -8,6 +8,7 @@ reference of the self-check.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from pathlib import Path
@@ -24,7 +25,7 @@ from depth_anything_ros.inference.export import read_onnx_metadata
 from depth_anything_ros.inference.preprocess import Preprocessor
 
 from . import fake_tensorrt, trt_bindings
-from .conftest import STATIC_SIZES
+from .conftest import DYNAMIC_EXPORT_SIZE, STATIC_SIZES
 
 RELEASES = trt_bindings.RELEASES
 ENGINE_SRC = Path(te.__file__).read_text()
@@ -80,6 +81,10 @@ def test_every_name_the_engine_uses_exists_in_each_release(api):
         entry = api["classes"][cls]
         missing += [f"{cls}.{n}" for n in names if n not in entry["attrs"] and n not in entry["members"]]
     assert missing == [], f"TensorRT {api['__version__']}"
+    unsigned = [f"{cls}.{n}" for cls, names in USED.items() for n in names
+                if api["classes"][cls]["signatures"].get(n, {}).get("kind") == "method"
+                and not api["classes"][cls]["signatures"][n]["lines"]]
+    assert unsigned == []  # every method call the fake checks has the release's signature to check it against
     for cls, names in USED.items():
         for name in names:
             assert re.search(rf"\b{name}\b", ENGINE_SRC), f"{cls}.{name} listed but unused: keep the list true"
@@ -208,11 +213,11 @@ def test_every_key_ingredient_invalidates_the_plan(apis, monkeypatch, tmp_path, 
     if other is not None:
         path, builds = build(base, api=apis[other])
         assert builds == 1 and path not in seen
-    # a dynamic ONNX needs the network size; with it the profile is that size
+    # a dynamic ONNX is built for the network size given, else for its recorded size
     path, builds = build({**base, "onnx": dynamic_onnx, "input_size": (182, 238)})
     assert builds == 1 and read_sidecar(path).builder["profile"][1] == [1, 3, 182, 238]
-    with pytest.raises(ValueError, match="dynamic H/W"):
-        build({**base, "onnx": dynamic_onnx})
+    path, builds = build({**base, "onnx": dynamic_onnx})
+    assert builds == 1 and read_sidecar(path).builder["profile"][1] == [1, 3, *DYNAMIC_EXPORT_SIZE]
 
 
 def test_rebuild_after_gpu_change_keeps_recorded_settings(apis, monkeypatch, tmp_path, model_files, caplog):
@@ -237,7 +242,7 @@ def test_failing_self_check_keeps_the_plan_out_of_use(apis, monkeypatch, tmp_pat
     trt = fake_tensorrt.install(monkeypatch, apis[release], error=0.2)  # a release computing 20 % off
     with caplog.at_level(logging.ERROR), pytest.raises(SelfCheckError, match="failed its self-check: fp32 plan differs"):
         te.TensorRTEngine.from_path(model_files["fp32"], cache_dir=tmp_path)
-    assert "self-check FAILED" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # the caller logs the one ERROR line
     (plan,) = tmp_path.glob("*.plan")
     (record,) = read_sidecar(plan).self_checks.values()
     assert record["ok"] is False and "max rel 0.2" in record["reason"]
@@ -296,3 +301,20 @@ def test_timing_cache_from_another_device_is_replaced(apis, monkeypatch, tmp_pat
     with caplog.at_level(logging.WARNING):
         te.build_cached(model_files["fp32"], tmp_path)
     assert "does not fit this device" in caplog.text and timing.read_bytes() == good
+
+
+def test_export_tensorrt_cli(apis, monkeypatch, tmp_path, model_files, capsys):
+    from depth_anything_ros.cli import main
+
+    fake_tensorrt.install(monkeypatch, next(iter(apis.values())))
+    plan = tmp_path / "m.plan"
+    assert main(["export", "tensorrt", "--onnx", str(model_files["fp16"]), "--precision", "int8",
+                 "--cache-dir", str(tmp_path), "--output", str(plan)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "precision 'int8' asked for, but m_fp16.onnx is fp16" in err[0]
+    assert not plan.exists()
+    assert main(["export", "tensorrt", "--onnx", str(model_files["fp16"]), "--max-batch", "2",
+                 "--cache-dir", str(tmp_path), "--output", str(plan)]) == 0
+    side = json.loads(capsys.readouterr().out)
+    assert side["key"]["precision"] == "fp16" and side["builder"]["profile"][2][0] == 2
+    assert all(check["ok"] for check in side["self_checks"].values())

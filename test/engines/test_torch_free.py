@@ -1,4 +1,4 @@
-"""The ONNX Runtime path of the node never imports torch (torch is optional for deployment)."""
+"""The ONNX Runtime path of the node never imports torch (torch is optional for deployment: docs/engines.md)."""
 import subprocess
 import sys
 

@@ -125,7 +125,7 @@ def resolve_profile(onnx_shape: tuple[int, ...], input_size: tuple[int, int] | N
     """Optimization profile (min, opt, max) for the `image` input.
 
     Static H/W: that size. Dynamic H/W: `input_size` is the opt shape (required), `min_size`/`max_size`
-    default to the opt shape (a plan per camera size is faster and the spec's recommendation).
+    default to the opt shape (one plan per camera size: TensorRT tunes kernels for the exact shape).
     Batch: 1 .. max_batch, opt 1.
     """
     _, _, h, w = onnx_shape
