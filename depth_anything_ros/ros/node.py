@@ -72,6 +72,7 @@ class DepthNodeCore:
         self._frame_lock = threading.Lock()
         # diagnostics run on the steady clock: with use_sim_time and no /clock, ROS time stands still
         self._steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        self._active = False  # between activate and deactivate: a frame taken just before deactivate is dropped
         self._param_names = frozenset(defaults)
         node.add_on_set_parameters_callback(self.on_set_parameters)
 
@@ -149,6 +150,7 @@ class DepthNodeCore:
         self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, info_q,
                                                callback_group=self.aux_group))
         self._start_diagnostics_timer()
+        self._active = True
         topic = n.resolve_topic_name("image/compressed" if cfg.input_type == "compressed" else "image")
         self.log.info(f"listening on {topic} ({cfg.input_qos.reliability}, depth {cfg.input_qos.depth})")
 
@@ -170,6 +172,7 @@ class DepthNodeCore:
     def deactivate(self) -> None:
         """Stop subscribing (after the frame in flight)."""
         with self._frame_lock:
+            self._active = False
             for s in self.subs:
                 self.node.destroy_subscription(s)
             self.subs = []
@@ -263,7 +266,7 @@ class DepthNodeCore:
 
     def _frame(self, msg) -> None:
         pipeline = self.pipeline
-        if pipeline is None:
+        if pipeline is None or not self._active:
             return
         t0 = time.perf_counter()
         stamp = conv.stamp_to_seconds(msg.header.stamp)
