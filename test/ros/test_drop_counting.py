@@ -11,7 +11,7 @@ import pytest
 from depth_anything_ros.ros import conversions as conv
 
 from .conftest import K_160x120
-from .harness import NodeProcess, Probe, camera_info_for, sample_images
+from .harness import camera_info_for, node_with_probe, sample_images
 
 W, H = 160, 120
 OUTPUTS = ("depth/image",)
@@ -20,16 +20,10 @@ OUTPUTS = ("depth/image",)
 @pytest.fixture(scope="module")
 def running(ros_context, tiny_metric_checkpoint, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("drops")
-    node = NodeProcess(tmp / "node.log", {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98",
-                                          "num_threads": 1, "diagnostics_period": 0.2, "points_stride": 4,
-                                          "publish_colored": False}, namespace="/drops")
-    probe = Probe(ros_context, "drops_probe", "/drops", outputs=OUTPUTS + ("depth/points",))
-    try:
-        assert probe.wait_connected(OUTPUTS, 60), node.text()[-2000:]
-        yield node, probe
-    finally:
-        probe.close()
-        assert node.stop() == 0, node.text()[-2000:]
+    params = {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98", "num_threads": 1,
+              "diagnostics_period": 0.2, "points_stride": 4, "publish_colored": False}
+    with node_with_probe(ros_context, tmp / "node.log", params, "/drops", OUTPUTS + ("depth/points",)) as running:
+        yield running
 
 
 def _diag(probe, key):
