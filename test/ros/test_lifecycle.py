@@ -68,17 +68,18 @@ FAILURE_WORDS = ("Traceback", "frame failed", "Error", "exception", "never retri
 @pytest.mark.slow
 def test_fifty_lifecycle_cycles_with_frames_flowing(ros_context, tiny_metric_checkpoint, tmp_path):
     """configure, activate, deactivate, cleanup 50 times while a camera streams at 30 Hz: every transition
-    succeeds, every activation publishes, nothing in the node's log says a frame failed; then SIGINT mid-stream."""
+    succeeds, every activation publishes, nothing in the node's log says a frame failed; then SIGINT mid-stream.
+    Frames are 640x480 at a 140x182 network so that one is nearly always in flight when a transition comes."""
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
 
-    node = NodeProcess(tmp_path / "cycles.log", {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98",
+    node = NodeProcess(tmp_path / "cycles.log", {"model_path": str(tiny_metric_checkpoint), "network_size": "140x182",
                                                  "num_threads": 1, "points_stride": 4, "publish_colored": False,
                                                  "diagnostics_period": 0.1}, namespace="/cycles",
                        extra_args=["--lifecycle"])
     probe = Probe(ros_context, "cycles_probe", "/cycles", outputs=("depth/image", "depth/points"))
-    rgb = sample_images(1)[0]
-    info = camera_info_for(K_160x120, 160, 120)
+    rgb = sample_images(1, 640, 480)[0]
+    info = camera_info_for(K_160x120 * [[4], [4], [1]], 640, 480)
     stamp = [T0]
 
     def tick():
