@@ -63,6 +63,7 @@ def test_drop_counting(running):
     play(10, 15)
     play(4, 8)  # the rate drops: no frame is lost by that
     play(10, 8, lose=(2, 5))  # two images lost on the way, their camera_info arrived
+    play(100, 100)  # faster than the node: the middleware keeps only the newest frame
     probe.spin_for(2.5)  # the camera stops: an outage, not drops
     stamp += 2_500_000_000
     play(10, 6)
@@ -73,7 +74,7 @@ def test_drop_counting(running):
                             == sum(1 for s in images_sent if s in got), 5)
     dropped = _diag(probe, "frames_dropped") - base["frames_dropped"]
     print("camera frames", len(camera_frames), "lost or not taken", expected, "node counted", dropped)
-    assert expected >= 2 and dropped == expected
+    assert expected >= 2 + 30 and dropped == expected
     assert _diag(probe, "input_outages") - base["input_outages"] == 1
 
     # zero and out-of-order stamps: counted, not in the latency
