@@ -31,6 +31,7 @@ def _diag(probe, key):
     return float(d.get(key, "nan"))
 
 
+@pytest.mark.slow
 def test_drop_counting(running):
     node, probe = running
     rgb = sample_images(1, W, H)[0]
