@@ -164,7 +164,7 @@ class DepthNodeCore:
         """One publisher per output in `outputs` (created with the output QoS); others destroyed."""
         for name in [k for k in self.pubs if k in OUTPUT_TOPICS and k not in outputs]:
             self.node.destroy_publisher(self.pubs.pop(name))
-        oq = qos_profile(self.cfg.output_qos if self.cfg is not None else NodeConfig().output_qos)
+        oq = qos_profile(self.cfg.output_qos)
         for name in sorted(set(outputs) - set(self.pubs)):
             msg_type, topic = OUTPUT_TOPICS[name]
             self.pubs[name] = self.node.create_publisher(msg_type, topic, oq)
