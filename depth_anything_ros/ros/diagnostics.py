@@ -8,8 +8,8 @@ Frames dropped = frames the camera sent that the node never got to (the middlewa
 frame while one is processed, or lost it on the way). Counted from input stamps:
 
 * while camera_info flows (a camera driver publishes one per frame, with the frame's stamp, and that
-  cheap callback sees every one), exactly: the camera_info stamps that fall between two consecutive
-  image stamps;
+  cheap callback sees every one), exactly: the camera_info stamps for which no image came (one that
+  arrives after a later image counts at once; the two topics' callbacks run in different threads);
 * otherwise estimated: each gap between consecutive image stamps against the running median of every
   gap (round(gap / median) - 1), so that a lower input rate becomes the new normal within a few frames.
 
@@ -18,6 +18,7 @@ drops. Frames stamped zero or not after the previous frame are counted and kept 
 """
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import deque
@@ -27,6 +28,7 @@ import numpy as np
 OUTAGE_MIN_S = 1.0
 OUTAGE_PERIODS = 10
 GAP_WINDOW = 15
+INFO_FRESH_S = 1.0  # camera_info "flows" when the last one came within this (monotonic seconds)
 
 
 class FrameStats:
@@ -52,18 +54,22 @@ class FrameStats:
         self._proc = deque(maxlen=window)  # callback start -> all published (ms)
         self._gaps = deque(maxlen=GAP_WINDOW)
         self._last_stamp: float | None = None
-        self._info_stamps: deque[float] = deque(maxlen=4096)  # camera_info stamps after the last image stamp
-        self._last_info_stamp: float | None = None
+        self._info_stamps: list[float] = []  # sorted camera_info stamps after the last image stamp
+        self._info_seen: float | None = None  # monotonic time of the last camera_info
+        self._recent_images: deque[float] = deque(maxlen=256)  # stamps of the last images
         self._mark = (time.monotonic(), 0, 0, 0)  # (t, received, processed, without_subscribers) at the last report
 
     def on_camera_info(self, stamp_s: float) -> None:
         with self._lock:
             if stamp_s <= 0:
                 return
-            # the image of the same stamp may have come first (two topics): it still says camera_info flows
-            self._last_info_stamp = max(stamp_s, self._last_info_stamp or 0.0)
-            if self._last_stamp is None or stamp_s > self._last_stamp:
-                self._info_stamps.append(stamp_s)
+            self._info_seen = time.monotonic()
+            if stamp_s in self._recent_images:  # its image came first (two topics, two callback groups)
+                return
+            if self._last_stamp is not None and stamp_s < self._last_stamp:
+                self.gap_dropped += 1  # later images are in already: this frame's never will be
+                return
+            bisect.insort(self._info_stamps, stamp_s)
 
     def on_received(self, stamp_s: float) -> bool:
         """An image callback; returns whether its stamp is usable for latency (non-zero, after the last)."""
@@ -77,10 +83,11 @@ class FrameStats:
                 self.stamps_not_increasing += 1
                 return False
             self._last_stamp = stamp_s
+            self._recent_images.append(stamp_s)
             infos = self._info_stamps
-            between = 0
-            while infos and infos[0] <= stamp_s:
-                between += infos.popleft() < stamp_s
+            k = bisect.bisect_right(infos, stamp_s)
+            between = k - (1 if k and infos[k - 1] == stamp_s else 0)  # camera_info of frames before this one
+            del infos[:k]
             if last is None:
                 return True
             gap = stamp_s - last
@@ -89,7 +96,7 @@ class FrameStats:
             if period and gap > max(OUTAGE_MIN_S, OUTAGE_PERIODS * period):
                 self.outages += 1
                 self.outage_s += gap
-            elif self._last_info_stamp is not None and self._last_info_stamp >= last:
+            elif self._info_seen is not None and time.monotonic() - self._info_seen < INFO_FRESH_S:
                 self.gap_dropped += between  # camera_info flows: every frame the camera sent is known
             elif period:
                 self.gap_dropped += max(0, int(round(gap / period)) - 1)

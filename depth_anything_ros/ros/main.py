@@ -66,6 +66,10 @@ def run(argv: list[str], lifecycle: bool = False, node_name: str = "depth_anythi
         except ParameterError as exc:
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return EXIT_BAD_PARAMETERS
+        except Exception:  # noqa: BLE001 - SIGINT while the model loads shuts the context down under it
+            if rclpy.ok():
+                raise
+            return 0
         executor = NodeExecutor(num_threads=3)
         executor.add_node(node)
         try:
@@ -97,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="run as a lifecycle node (starts unconfigured; configure/activate it)")
     parser.add_argument("--name", default="depth_anything", help="node name (default: depth_anything)")
     args = parser.parse_args(own)
-    return run(argv, lifecycle=args.lifecycle, node_name=args.name)
+    try:
+        return run(argv, lifecycle=args.lifecycle, node_name=args.name)
+    except KeyboardInterrupt:  # SIGINT during start-up (imports, model loading): a quiet, clean exit
+        return 0
 
 
 if __name__ == "__main__":

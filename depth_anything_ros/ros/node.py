@@ -72,6 +72,7 @@ class DepthNodeCore:
         self._frame_lock = threading.Lock()
         # diagnostics run on the steady clock: with use_sim_time and no /clock, ROS time stands still
         self._steady_clock = Clock(clock_type=ClockType.STEADY_TIME)
+        self._active = False  # between activate and deactivate: a frame taken just before deactivate is dropped
         self._param_names = frozenset(defaults)
         node.add_on_set_parameters_callback(self.on_set_parameters)
         self.scale_inputs = None  # issue 13: ScaleInputs when scale_source is not none
@@ -173,6 +174,7 @@ class DepthNodeCore:
             if sub is not None:
                 self.subs.append(sub)
         self._start_diagnostics_timer()
+        self._active = True
         topic = n.resolve_topic_name("image/compressed" if cfg.input_type == "compressed" else "image")
         self.log.info(f"listening on {topic} ({cfg.input_qos.reliability}, depth {cfg.input_qos.depth})")
 
@@ -186,7 +188,7 @@ class DepthNodeCore:
         """One publisher per output in `outputs` (created with the output QoS); others destroyed."""
         for name in [k for k in self.pubs if k in OUTPUT_TOPICS and k not in outputs]:
             self.node.destroy_publisher(self.pubs.pop(name))
-        oq = qos_profile(self.cfg.output_qos if self.cfg is not None else NodeConfig().output_qos)
+        oq = qos_profile(self.cfg.output_qos)
         for name in sorted(set(outputs) - set(self.pubs)):
             msg_type, topic = OUTPUT_TOPICS[name]
             self.pubs[name] = self.node.create_publisher(msg_type, topic, oq)
@@ -194,6 +196,7 @@ class DepthNodeCore:
     def deactivate(self) -> None:
         """Stop subscribing (after the frame in flight)."""
         with self._frame_lock:
+            self._active = False
             for s in self.subs:
                 self.node.destroy_subscription(s)
             self.subs = []
@@ -288,7 +291,7 @@ class DepthNodeCore:
 
     def _frame(self, msg) -> None:
         pipeline = self.pipeline
-        if pipeline is None:
+        if pipeline is None or not self._active:
             return
         t0 = time.perf_counter()
         stamp = conv.stamp_to_seconds(msg.header.stamp)

@@ -5,6 +5,7 @@ temp ROS_LOG_DIR (the probe's context is created after `isolate_this_process`, c
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -171,6 +172,19 @@ class Probe:
     def close(self) -> None:
         self.executor.remove_node(self.node)
         self.node.destroy_node()
+
+
+@contextlib.contextmanager
+def node_with_probe(context, log: Path, params: dict, namespace: str, outputs, compressed: bool = False):
+    """A node process in `namespace` and a Probe on `outputs`, connected; the node must exit 0 at the end."""
+    node = NodeProcess(log, params, namespace=namespace)
+    probe = Probe(context, f"{namespace.strip('/')}_probe", namespace, compressed=compressed, outputs=outputs)
+    try:
+        assert probe.wait_connected(outputs, 60), node.text()[-2000:]
+        yield node, probe
+    finally:
+        probe.close()
+        assert node.stop() == 0, node.text()[-2000:]
 
 
 def camera_info_for(K: np.ndarray, width: int, height: int):

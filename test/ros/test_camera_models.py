@@ -11,7 +11,7 @@ import pytest
 
 from depth_anything_ros.ros import conversions as conv
 
-from .harness import NodeProcess, Probe, sample_images
+from .harness import node_with_probe, sample_images
 
 W, H, SCALE = 160, 120, 0.5
 OW, OH = 80, 60
@@ -118,17 +118,11 @@ def _expected_K(info) -> np.ndarray:
 @pytest.fixture(scope="module")
 def node_and_probe(ros_context, tiny_metric_checkpoint, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("camera_models")
-    node = NodeProcess(tmp / "node.log", {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98",
-                                          "num_threads": 1, "output_scale": SCALE, "min_depth": 0.0,
-                                          "publish_colored": False, "points_rgb": False, "log_throttle": 0.0},
-                       namespace="/cm")
-    probe = Probe(ros_context, "cm_probe", "/cm", outputs=OUTPUTS)
-    try:
-        assert probe.wait_connected(OUTPUTS, 60), node.text()[-2000:]
-        yield node, probe
-    finally:
-        probe.close()
-        assert node.stop() == 0, node.text()[-2000:]
+    params = {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98", "num_threads": 1,
+              "output_scale": SCALE, "min_depth": 0.0, "publish_colored": False, "points_rgb": False,
+              "log_throttle": 0.0}
+    with node_with_probe(ros_context, tmp / "node.log", params, "/cm", OUTPUTS) as running:
+        yield running
 
 
 def test_camera_models_against_opencv(node_and_probe):

@@ -11,7 +11,7 @@ import pytest
 from depth_anything_ros.ros import conversions as conv
 
 from .conftest import K_160x120
-from .harness import NodeProcess, Probe, camera_info_for, sample_images
+from .harness import camera_info_for, node_with_probe, sample_images
 
 W, H = 160, 120
 OUTPUTS = ("depth/image",)
@@ -20,16 +20,10 @@ OUTPUTS = ("depth/image",)
 @pytest.fixture(scope="module")
 def running(ros_context, tiny_metric_checkpoint, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("drops")
-    node = NodeProcess(tmp / "node.log", {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98",
-                                          "num_threads": 1, "diagnostics_period": 0.2, "points_stride": 4,
-                                          "publish_colored": False}, namespace="/drops")
-    probe = Probe(ros_context, "drops_probe", "/drops", outputs=OUTPUTS + ("depth/points",))
-    try:
-        assert probe.wait_connected(OUTPUTS, 60), node.text()[-2000:]
-        yield node, probe
-    finally:
-        probe.close()
-        assert node.stop() == 0, node.text()[-2000:]
+    params = {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98", "num_threads": 1,
+              "diagnostics_period": 0.2, "points_stride": 4, "publish_colored": False}
+    with node_with_probe(ros_context, tmp / "node.log", params, "/drops", OUTPUTS + ("depth/points",)) as running:
+        yield running
 
 
 def _diag(probe, key):
@@ -37,6 +31,7 @@ def _diag(probe, key):
     return float(d.get(key, "nan"))
 
 
+@pytest.mark.slow
 def test_drop_counting(running):
     node, probe = running
     rgb = sample_images(1, W, H)[0]
@@ -69,6 +64,7 @@ def test_drop_counting(running):
     play(10, 15)
     play(4, 8)  # the rate drops: no frame is lost by that
     play(10, 8, lose=(2, 5))  # two images lost on the way, their camera_info arrived
+    play(100, 100)  # faster than the node: the middleware keeps only the newest frame
     probe.spin_for(2.5)  # the camera stops: an outage, not drops
     stamp += 2_500_000_000
     play(10, 6)
@@ -79,7 +75,7 @@ def test_drop_counting(running):
                             == sum(1 for s in images_sent if s in got), 5)
     dropped = _diag(probe, "frames_dropped") - base["frames_dropped"]
     print("camera frames", len(camera_frames), "lost or not taken", expected, "node counted", dropped)
-    assert expected >= 2 and dropped == expected
+    assert expected >= 2 + 30 and dropped == expected
     assert _diag(probe, "input_outages") - base["input_outages"] == 1
 
     # zero and out-of-order stamps: counted, not in the latency

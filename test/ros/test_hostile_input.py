@@ -16,7 +16,7 @@ import pytest
 
 from depth_anything_ros.ros import conversions as conv
 
-from .harness import NodeProcess, Probe, sample_images
+from .harness import node_with_probe, sample_images
 
 W, H = 160, 120
 OUTPUTS = ("depth/relative", "depth/colored")
@@ -102,16 +102,10 @@ def _compressed(data: bytes, fmt: str = "jpeg"):
 @pytest.fixture(scope="module")
 def node_and_probe(ros_context, tiny_checkpoint, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("hostile")
-    node = NodeProcess(tmp / "node.log", {"model_path": str(tiny_checkpoint), "network_size": "70x98",
-                                          "num_threads": 1, "input_type": "compressed", "log_throttle": 0.0,
-                                          "max_input_pixels": MAX_PIXELS}, namespace="/hostile")
-    probe = Probe(ros_context, "hostile_probe", "/hostile", compressed=True, outputs=OUTPUTS)
-    try:
-        assert probe.wait_connected(OUTPUTS, 60), node.text()[-2000:]
-        yield node, probe
-    finally:
-        probe.close()
-        assert node.stop() == 0, node.text()[-2000:]
+    params = {"model_path": str(tiny_checkpoint), "network_size": "70x98", "num_threads": 1,
+              "input_type": "compressed", "log_throttle": 0.0, "max_input_pixels": MAX_PIXELS}
+    with node_with_probe(ros_context, tmp / "node.log", params, "/hostile", OUTPUTS, compressed=True) as running:
+        yield running
 
 
 def test_hostile_compressed_input(node_and_probe):

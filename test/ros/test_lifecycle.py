@@ -3,6 +3,7 @@ stops subscribing when deactivated; transitions are driven from this process ove
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from depth_anything_ros.ros import conversions as conv
 
@@ -52,3 +53,79 @@ def test_lifecycle_transitions(ros_context, tiny_metric_checkpoint, tmp_path):
     finally:
         probe.close()
         assert node.stop() == 0, node.text()[-2000:]
+
+
+def _transition(probe, change, tid):
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    return _call(probe, change, ChangeState.Request(transition=Transition(id=tid)), 60).success
+
+
+FAILURE_WORDS = ("Traceback", "frame failed", "Error", "exception", "never retrieved")
+
+
+@pytest.mark.slow
+def test_fifty_lifecycle_cycles_with_frames_flowing(ros_context, tiny_metric_checkpoint, tmp_path):
+    """configure, activate, deactivate, cleanup 50 times while a camera streams at 30 Hz: every transition
+    succeeds, every activation publishes, nothing in the node's log says a frame failed; then SIGINT mid-stream.
+    Frames are 640x480 at a 140x182 network so that one is nearly always in flight when a transition comes."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    node = NodeProcess(tmp_path / "cycles.log", {"model_path": str(tiny_metric_checkpoint), "network_size": "140x182",
+                                                 "num_threads": 1, "points_stride": 4, "publish_colored": False,
+                                                 "diagnostics_period": 0.1}, namespace="/cycles",
+                       extra_args=["--lifecycle"])
+    probe = Probe(ros_context, "cycles_probe", "/cycles", outputs=("depth/image", "depth/points"))
+    rgb = sample_images(1, 640, 480)[0]
+    info = camera_info_for(K_160x120 * [[4], [4], [1]], 640, 480)
+    stamp = [T0]
+
+    def tick():
+        stamp[0] += 33_000_000
+        info.header.stamp = probe.stamp(stamp[0])
+        probe.info_pub.publish(info)
+        img = conv.numpy_to_image(rgb, "rgb8")
+        img.header.stamp = info.header.stamp
+        probe.image_pub.publish(img)
+
+    probe.node.create_timer(1 / 30, tick)
+    try:
+        change = probe.node.create_client(ChangeState, "depth_anything/change_state")
+        for cycle in range(50):
+            assert _transition(probe, change, Transition.TRANSITION_CONFIGURE), (cycle, node.text()[-2000:])
+            assert _transition(probe, change, Transition.TRANSITION_ACTIVATE), cycle
+            n = len(probe.received["depth/points"])
+            assert probe.spin_until(lambda: len(probe.received["depth/points"]) > n, 20), (cycle, node.text()[-2000:])
+            assert _transition(probe, change, Transition.TRANSITION_DEACTIVATE), cycle
+            assert _transition(probe, change, Transition.TRANSITION_CLEANUP), cycle
+        assert _transition(probe, change, Transition.TRANSITION_CONFIGURE)
+        assert _transition(probe, change, Transition.TRANSITION_ACTIVATE)
+        n = len(probe.received["depth/image"])
+        assert probe.spin_until(lambda: len(probe.received["depth/image"]) > n + 3, 20)
+        node.interrupt()  # SIGINT while frames flow
+        probe.spin_until(lambda: not node.alive(), 30)
+    finally:
+        probe.close()
+        code = node.stop()
+    log = node.text()
+    assert code == 0, log[-3000:]
+    assert not [w for w in FAILURE_WORDS if w in log], log[-3000:]
+
+
+def test_sigint_during_start_up(tiny_metric_checkpoint, tmp_path):
+    """SIGINT while the node imports, loads the model or warms up: exit code 0 and a log without a traceback."""
+    import time
+
+    nodes = [NodeProcess(tmp_path / f"start_{i}.log", {"model_path": str(tiny_metric_checkpoint),
+                                                       "network_size": "70x98", "num_threads": 1},
+                         namespace=f"/start{i}") for i in range(3)]
+    t0 = time.monotonic()
+    for node, delay in zip(nodes, (1.0, 1.8, 2.6)):  # after the interpreter and the ROS wheels bootstrap
+        time.sleep(max(0.0, t0 + delay - time.monotonic()))
+        node.interrupt()
+    for node in nodes:
+        code = node.stop()
+        log = node.text()
+        assert code == 0 and not [w for w in FAILURE_WORDS if w in log], log[-3000:]

@@ -10,7 +10,7 @@ import pytest
 from depth_anything_ros.ros import conversions as conv
 
 from .conftest import K_160x120
-from .harness import NodeProcess, Probe, camera_info_for, sample_images
+from .harness import camera_info_for, node_with_probe, sample_images
 
 W, H = 160, 120
 OUTPUTS = ("depth/image", "depth/camera_info", "depth/points", "depth/colored")
@@ -22,17 +22,12 @@ def running(ros_context, tiny_metric_checkpoint, tmp_path_factory):
     from rclpy.parameter_client import AsyncParameterClient
 
     tmp = tmp_path_factory.mktemp("live_params")
-    node = NodeProcess(tmp / "node.log", {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98",
-                                          "num_threads": 1, "diagnostics_period": 0.3}, namespace="/live")
-    probe = Probe(ros_context, "live_probe", "/live", outputs=OUTPUTS)
-    client = AsyncParameterClient(probe.node, "/live/depth_anything")
-    try:
-        assert probe.wait_connected(OUTPUTS, 60), node.text()[-2000:]
+    params = {"model_path": str(tiny_metric_checkpoint), "network_size": "70x98", "num_threads": 1,
+              "diagnostics_period": 0.3}
+    with node_with_probe(ros_context, tmp / "node.log", params, "/live", OUTPUTS) as (node, probe):
+        client = AsyncParameterClient(probe.node, "/live/depth_anything")
         assert probe.spin_until(lambda: client.services_are_ready(), 30)
         yield node, probe, client
-    finally:
-        probe.close()
-        assert node.stop() == 0, node.text()[-2000:]
 
 
 def _set(probe, client, **values):

@@ -127,3 +127,13 @@ def test_launch_file_is_thin_and_consistent():
                    "FASTDDS_DEFAULT_PROFILES_FILE", '"model_path"', '"engine"', '("image"', '("camera_info"'):
         assert needle in src, needle
     assert {"model_path", "engine"} <= set(NodeConfig().flat_defaults())
+
+
+def test_live_and_restart_only_parameters_cover_every_parameter():
+    from depth_anything_ros.ros.params import LIVE_PARAMETERS, restart_only_parameters
+
+    names = set(NodeConfig().flat_defaults())
+    assert LIVE_PARAMETERS <= names
+    assert LIVE_PARAMETERS | restart_only_parameters() == names
+    assert {"model_path", "engine", "device", "network_size", "input_qos.depth", "output_qos.reliability"} \
+        <= restart_only_parameters()
