@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.data.synthetic import SceneSampler, make_renderer, render_frames  # noqa: E402
+from depth_anything_ros.data.synthetic import SceneSampler, make_renderer, render_frames  # noqa: E402
 
 
 def bench_stream(renderer, size: int, views: int, frames: int, seed: int) -> float:

@@ -3,7 +3,7 @@
     python demo/make_frames.py [--out demo/frames] [--count 24] [--size 640x480] [--seed 7]
 
 Writes `NNNN.jpg` (quality 85) and `camera_info.yaml` (pinhole, no distortion) with the synthetic
-RGB-D engine (`training.data.synthetic`). The camera starts at the scene sampler's first view and
+RGB-D engine (`depth_anything_ros.data.synthetic`). The camera starts at the scene sampler's first view and
 dollies forward while panning slowly (deterministic for a given seed). Total size stays under 3 MB.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     import cv2
 
     from depth_anything_ros.demo.camera_yaml import write_camera_yaml
-    from training.data.synthetic import SceneSampler, make_renderer
+    from depth_anything_ros.data.synthetic import SceneSampler, make_renderer
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     sampler = SceneSampler(args.seed, "eval", "indoor")

@@ -23,8 +23,8 @@ SPECS = ["none", "range", "ground", "lidar:16", "lidar:4", "sparse:0.01", "spars
 
 
 def render(out: Path, frames: int):
-    from training.data.synthetic.sequence import write_sequence
-    from training.data.synthetic.stream import make_renderer
+    from depth_anything_ros.data.synthetic.sequence import write_sequence
+    from depth_anything_ros.data.synthetic.stream import make_renderer
 
     r = make_renderer("auto")
     sets = {}

@@ -100,3 +100,18 @@ def test_wheel_installs_no_top_level_training_package(tmp_path):
     assert train.returncode == 0 and "usage" in train.stdout, train.stdout + train.stderr
     ev = run(str(site / "bin" / "depth-anything-ros"), "eval", "--help")
     assert ev.returncode == 0 and "--dataset" in ev.stdout, ev.stdout + ev.stderr
+
+
+def test_runtime_package_never_imports_training():
+    """Dependency direction: training imports the runtime package, never the reverse (every import statement
+    of depth_anything_ros/, read with the ast module)."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "depth_anything_ros").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                          if n.split(".")[0] in ("training", "depth_anything_ros_train")]
+    assert offenders == []

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from depth_anything_ros.data import shards
 from depth_anything_ros import depth_io
-from .data.synthetic.scene import GENERATOR_VERSION
-from .data.synthetic.stream import frame_id, make_renderer, render_views
+from depth_anything_ros.data.synthetic.scene import GENERATOR_VERSION
+from depth_anything_ros.data.synthetic.stream import frame_id, make_renderer, render_views
 
 EVAL_SET_VERSION = "eval-v1"
 
@@ -64,7 +64,7 @@ def write_shard(domain: str, out: Path, count: int, height: int, width: int, see
     n_todo = count - skipped
     r = make_renderer(renderer) if n_todo else None
     if n_todo:  # build the texture pool before the clock starts (about 0.5 s once per process)
-        from .data.synthetic.textures import texture_pool
+        from depth_anything_ros.data.synthetic.textures import texture_pool
 
         texture_pool(domain)
     from tqdm import tqdm
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.domain == "contact-sheet":
-        from .data.synthetic.contact_sheet import contact_sheet
+        from depth_anything_ros.data.synthetic.contact_sheet import contact_sheet
 
         contact_sheet(args.out, renderer=args.renderer)
         print(f"wrote {args.out}")

@@ -10,7 +10,7 @@ import pytest
 from training import data_cli
 from depth_anything_ros.data import shards
 from depth_anything_ros.data.readers import SealedDepth, SyntheticShards, open_dataset
-from training.data.synthetic import render_frames
+from depth_anything_ros.data.synthetic import render_frames
 from depth_anything_ros.evaluation.evaluate import evaluate, format_table
 
 

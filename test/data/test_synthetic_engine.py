@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from training.data.synthetic import GLRenderer, RayRenderer, SceneSampler, egl_available, render_frames
-from training.data.synthetic.gl_renderer import projection
-from training.data.synthetic.textures import texture_pool
+from depth_anything_ros.data.synthetic import GLRenderer, RayRenderer, SceneSampler, egl_available, render_frames
+from depth_anything_ros.data.synthetic.gl_renderer import projection
+from depth_anything_ros.data.synthetic.textures import texture_pool
 
 GL_OK, GL_WHY = egl_available()
 needs_gl = pytest.mark.skipif(not GL_OK, reason=f"no moderngl EGL context: {GL_WHY}")

@@ -21,9 +21,9 @@ BOUND = 0.23  # measured 0.207 with anchors, 0.248 without (focal rule only) on 
 
 @pytest.fixture(scope="module")
 def scene():
-    from training.data.synthetic.sequence import sequence_cameras
-    from training.data.synthetic.scene import SceneSampler
-    from training.data.synthetic.stream import make_renderer
+    from depth_anything_ros.data.synthetic.sequence import sequence_cameras
+    from depth_anything_ros.data.synthetic.scene import SceneSampler
+    from depth_anything_ros.data.synthetic.stream import make_renderer
 
     sampler = SceneSampler(301, "eval", "indoor")
     sc = sampler.scene(0)

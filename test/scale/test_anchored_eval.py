@@ -83,9 +83,9 @@ def test_cli_eval_with_anchors(tmp_path, capsys):
 def test_ground_anchors_on_a_rendered_room():
     """Floor plane from the pose of a rendered frame: a prediction 1.7x too near is scaled back (the floor
     pixels are exact ground truth; furniture and walls are the fit's outliers)."""
-    from training.data.synthetic.sequence import sequence_cameras
-    from training.data.synthetic.scene import SceneSampler
-    from training.data.synthetic.stream import make_renderer, to_sample
+    from depth_anything_ros.data.synthetic.sequence import sequence_cameras
+    from depth_anything_ros.data.synthetic.scene import SceneSampler
+    from depth_anything_ros.data.synthetic.stream import make_renderer, to_sample
 
     sampler = SceneSampler(301, "eval", "indoor")
     sc = sampler.scene(0)

@@ -18,7 +18,7 @@ NET = "70x98"
 
 @pytest.fixture(scope="module")
 def frames():
-    from training.data.synthetic import render_frames
+    from depth_anything_ros.data.synthetic import render_frames
 
     return list(render_frames("labeled", seed_start=900, count=16, height=H, width=W, kind="indoor"))
 

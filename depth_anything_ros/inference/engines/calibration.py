@@ -103,7 +103,7 @@ def _rgb_frames_rosbag(path: str, options: dict[str, str], limit: int) -> Iterat
 
 
 def _rgb_frames_synthetic(count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    from training.data.synthetic.stream import render_frames
+    from ...data.synthetic.stream import render_frames
 
     for sample in render_frames("labeled", 0, count, height=size[0], width=size[1], renderer="auto"):
         yield sample.image

@@ -7,7 +7,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from depth_anything_ros.data.sample import RGBDSample
+from ..sample import RGBDSample
 from .frame import Frame
 from .scene import DOMAIN_CODES, GENERATOR_VERSION, SceneSampler
 

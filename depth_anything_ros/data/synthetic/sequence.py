@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_anything_ros.data import shards
+from .. import shards
 from .scene import GENERATOR_VERSION, SceneSampler, intrinsics, rot_z
 
 STEP = {"indoor": 0.04, "street": 0.4}  # metres per frame (about 0.4 and 4 m/s at 10 Hz)
@@ -59,7 +59,7 @@ def write_sequence(out: Path, seed: int, kind: str, frames: int, height: int, wi
 
 
 def main(argv=None) -> int:
-    """`python -m training.data.synthetic.sequence --out DIR --kind indoor --seeds 101 102 --frames 16`."""
+    """`python -m depth_anything_ros.data.synthetic.sequence --out DIR --kind indoor --seeds 101 102 --frames 16`."""
     import argparse
 
     from .stream import make_renderer
