@@ -1,4 +1,4 @@
-"""Issue 13 report: the numbers and figure of docs/scale.md (run from the repository root, CPU, ~5 min).
+"""Metric-scale report: the numbers and figure of docs/scale.md (run from the repository root, CPU, ~5 min).
 
   PYTHONPATH=$PWD python scripts/scale_report.py --out /tmp/scale_report [--frames 20]
 

@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..depth_io import read_rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from .metrics import (METRIC_KEYS, align_scale_shift_disparity, disparity_to_depth, eval_mask, mean_metrics,
@@ -56,7 +55,7 @@ def evaluate(predict_fn: PredictFn, dataset, kind: str = "relative", min_depth: 
         mask = eval_mask(s.depth, s.valid, lo, hi, crop_fn(h, w) if crop_fn is not None else None)
         try:
             pred = _at_gt_size(np.asarray(predict_fn(s.image), np.float32), h, w)
-            if anchors is not None:  # issue 13: metric through the simulated anchors
+            if anchors is not None:  # metric through the simulated anchors
                 depth, why = anchors(pred, s)
                 if depth is None:
                     skipped.append({"source": s.source, "reason": f"no metric scale: {why}"})

@@ -185,7 +185,7 @@ def load_checkpoint(path: str | Path, encoder: str | None = None, version: str |
             version = version or known.version
             if kind is None:
                 kind, max_depth = known.kind, max_depth if max_depth is not None else known.max_depth
-            meta.training_focal = known.training_focal  # issue 13: the focal rule
+            meta.training_focal = known.training_focal  # the focal rule
     meta.encoder = _resolve("encoder", encoder, stored.get("encoder"), "vits")
     meta.version = _resolve("version", version, stored.get("version"), "v2")
     meta.kind = _resolve("kind", kind, stored.get("kind"), "relative")

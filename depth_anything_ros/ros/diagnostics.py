@@ -161,7 +161,7 @@ class FrameStats:
 
 
 def scale_diagnostics(stage, inputs) -> dict:
-    """Issue 13: scale, shift, inliers, residual and the age of the last good fit (docs/scale.md)."""
+    """scale, shift, inliers, residual and the age of the last good fit (docs/scale.md)."""
     st = stage.status
     out = {"focal_factor": st.focal_factor if st.focal_factor is not None else "off"}
     if stage.cfg.source == "none":
@@ -191,7 +191,7 @@ def diagnostic_array(stamp, name: str, hardware_id: str, snap: dict, static: dic
         status.level, status.message = DiagnosticStatus.OK, "idle: no subscriber on any output"
     elif snap["output_rate_hz"] == 0:
         status.level, status.message = DiagnosticStatus.WARN, f"no output: {snap['last_problem'] or 'busy'}"
-    elif snap.get("scale_state") in ("expired", "waiting"):  # issue 13: depth flows, the scale does not
+    elif snap.get("scale_state") in ("expired", "waiting"):  # depth flows, the scale does not
         status.level = DiagnosticStatus.WARN
         status.message = f"{snap['output_rate_hz']:.1f} Hz, no metric scale: {snap.get('scale_reason') or 'waiting'}"
     else:

@@ -75,7 +75,7 @@ class DepthNodeCore:
         self._active = False  # between activate and deactivate: a frame taken just before deactivate is dropped
         self._param_names = frozenset(defaults)
         node.add_on_set_parameters_callback(self.on_set_parameters)
-        self.scale_inputs = None  # issue 13: ScaleInputs when scale_source is not none
+        self.scale_inputs = None  # ScaleInputs when scale_source is not none
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -145,7 +145,7 @@ class DepthNodeCore:
         from diagnostic_msgs.msg import DiagnosticArray
 
         self.pubs["diagnostics"] = self.node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        # issue 13: metric anchors (ros/scale_inputs.py)
+        # metric anchors (ros/scale_inputs.py)
         if cfg.scale_source != "none":
             from .scale_inputs import ScaleInputs
 
@@ -169,7 +169,7 @@ class DepthNodeCore:
         info_q = qos_profile(dataclasses.replace(cfg.input_qos, depth=max(10, cfg.input_qos.depth)))
         self.subs.append(n.create_subscription(CameraInfo, "camera_info", self.on_camera_info, info_q,
                                                callback_group=self.aux_group))
-        if self.scale_inputs is not None:  # issue 13
+        if self.scale_inputs is not None:
             sub = self.scale_inputs.subscribe(n, qos_profile(cfg.input_qos), self.aux_group)
             if sub is not None:
                 self.subs.append(sub)
@@ -303,7 +303,7 @@ class DepthNodeCore:
                 self.stats.on_without_subscribers()
                 return
         anchors = None
-        if self.scale_inputs is not None:  # issue 13: the anchor message matched to this image
+        if self.scale_inputs is not None:  # the anchor message matched to this image
             anchors = self.scale_inputs.match(stamp, msg.header.frame_id)
         try:
             out = pipeline.process(msg, self.camera, wanted, anchors)
@@ -323,7 +323,7 @@ class DepthNodeCore:
             if "points" in self.pubs or "camera_info" in self.pubs:
                 self.throttle.log("waiting_camera_info", f"depth/camera_info and depth/points wait: "
                                                          f"{out.missing_camera_info}")
-        st = pipeline.scale.status  # issue 13: refused anchors / fits, throttled per reason
+        st = pipeline.scale.status  # refused anchors / fits, throttled per reason
         if st.reason:
             self.throttle.log(f"scale_{st.reason_kind}", f"scale: {st.reason}")
         published = []
@@ -347,7 +347,7 @@ class DepthNodeCore:
         if pub is None:
             return
         snap = self.stats.snapshot()
-        if self.pipeline is not None:  # issue 13
+        if self.pipeline is not None:
             snap.update(scale_diagnostics(self.pipeline.scale, self.scale_inputs))
         msg = diagnostic_array(self.node.get_clock().now().to_msg(),
                                f"{self.node.get_name()}: depth", self.node.get_fully_qualified_name(),

@@ -64,7 +64,7 @@ class NodeConfig:
     publish_colored: bool = True
     colored_min: float = 0.0  # colour range; both 0 = per-frame 2nd..98th percentile
     colored_max: float = 0.0
-    # --- issue 13: metric scale (docs/scale.md) ---------------------------------------------------
+    # --- metric scale (docs/scale.md) ---------------------------------------------------
     focal_rescale: str = "auto"  # auto: metric output x f_c / f_t when the model records f_t; off
     scale_source: str = "none"  # none | depth | points | range | ground
     scale_extrinsic: str = ""  # "x y z qx qy qz qw" camera <- sensor (points); "" = already in the camera frame
@@ -87,7 +87,7 @@ class NodeConfig:
 
     # filled by validate()
     network_hw: tuple[int, int] | None = field(default=None, compare=False, repr=False)
-    extrinsic: tuple | None = field(default=None, compare=False, repr=False)  # issue 13: parsed scale_extrinsic
+    extrinsic: tuple | None = field(default=None, compare=False, repr=False)  # parsed scale_extrinsic
 
     def flat_defaults(self) -> dict:
         """{ROS parameter name: value} (nested QoS as `input_qos.reliability`)."""
@@ -190,7 +190,7 @@ def validate(cfg: NodeConfig, check_files: bool = True) -> NodeConfig:
         raise ParameterError(f"diagnostics_period: must be in [0.05, 60] s, got {cfg.diagnostics_period}")
     if not 0.0 <= cfg.log_throttle <= 3600.0:
         raise ParameterError(f"log_throttle: must be in [0, 3600] s, got {cfg.log_throttle}")
-    _validate_scale(cfg)  # issue 13
+    _validate_scale(cfg)
     for name in ("input_qos", "output_qos"):
         q = getattr(cfg, name)
         _choice(f"{name}.reliability", q.reliability, RELIABILITIES)
@@ -215,7 +215,7 @@ def restart_only_parameters() -> frozenset[str]:
 
 
 def _validate_scale(cfg: NodeConfig) -> None:
-    """Issue 13: the metric-scale parameters (docs/scale.md)."""
+    """the metric-scale parameters (docs/scale.md)."""
     from ..scale.stage import SOURCES
 
     _choice("focal_rescale", cfg.focal_rescale, ("auto", "off"))
@@ -248,7 +248,7 @@ def _validate_scale(cfg: NodeConfig) -> None:
 
 
 def scale_config(cfg: NodeConfig):
-    """Issue 13: the `ScaleConfig` of the node's parameters."""
+    """the `ScaleConfig` of the node's parameters."""
     from ..scale.stage import ScaleConfig
 
     return ScaleConfig(cfg.focal_rescale, cfg.scale_source, cfg.scale_inlier_threshold, cfg.scale_min_inliers,

@@ -56,7 +56,7 @@ class FrameOutputs:
     points: object | None = None  # depth/points, PointCloud2
     colored: Image | None = None  # depth/colored, bgr8
     missing_camera_info: str = ""  # why camera_info/points were not produced
-    missing_scale: str = ""  # issue 13: relative model with a scale source, no metric depth this frame: why
+    missing_scale: str = ""  # relative model with a scale source, no metric depth this frame: why
 
 
 class DepthPipeline:
@@ -69,7 +69,7 @@ class DepthPipeline:
         self.min_depth, self.max_depth = validate_for_model(cfg, self.kind, estimator.max_depth)
         # metric output: metric models, or relative models with a configured scale or a scale source
         self.metric = self.kind == "metric" or cfg.relative_scale > 0 or cfg.scale_source != "none"
-        # issue 13: focal rule and metric anchors (depth_anything_ros/scale)
+        # focal rule and metric anchors (depth_anything_ros/scale)
         from ..scale import ScaleStage
 
         self.scale = ScaleStage(self.kind, getattr(estimator.meta, "training_focal", None), scale_config(cfg))
@@ -83,7 +83,7 @@ class DepthPipeline:
         cfg = self.cfg
         names = {"depth", "camera_info"} if self.metric else {"relative"}
         if self.kind == "relative" and cfg.scale_source != "none":
-            names.add("relative")  # issue 13: the raw output keeps flowing while no fit is held
+            names.add("relative")  # the raw output keeps flowing while no fit is held
         if self.metric and cfg.publish_depth_mm:
             names.add("depth_mm")
         if self.metric and cfg.publish_points:
@@ -167,7 +167,7 @@ class DepthPipeline:
         """All output messages for one input message (InputError for bad input).
 
         `wanted`: the output names to make (e.g. those with subscribers); None = every enabled output.
-        `anchors`: issue 13, (AnchorInput or None, why none) for this frame from `ScaleInputs.match`.
+        `anchors`: (AnchorInput or None, why none) for this frame from `ScaleInputs.match`.
         """
         rgb = self.decode(msg)
         values = self.infer(rgb, self.output_size(*rgb.shape[:2]))
@@ -175,7 +175,7 @@ class DepthPipeline:
 
     def apply_scale(self, values: np.ndarray, rgb: np.ndarray, header, camera: CameraModel | None,
                     anchors, want, out: FrameOutputs) -> float | None:
-        """Issue 13: focal rule and anchor fit, in place. Returns the `to_depth` numerator for relative
+        """focal rule and anchor fit, in place. Returns the `to_depth` numerator for relative
         models (1 with a held fit, relative_scale without) and None when there is no metric depth."""
         K_in = K_out = None
         in_size = rgb.shape[:2]
@@ -215,7 +215,7 @@ class DepthPipeline:
             if "colored" in want:
                 out.colored = conv.numpy_to_image(self.preview(values), "bgr8", header)
             return out
-        numerator = self.apply_scale(values, rgb, header, camera, anchors, want, out)  # issue 13
+        numerator = self.apply_scale(values, rgb, header, camera, anchors, want, out)
         if numerator is None:
             return out
         valid = self.to_depth(values, numerator)

@@ -1,4 +1,4 @@
-"""Issue 13: the node's metric-anchor inputs: subscriptions, message -> numpy, time matching.
+"""The node's metric-anchor inputs: subscriptions, message -> numpy, time matching.
 
 Topics (relative names; remap them), one by `scale_source`:
   scale/depth   sensor_msgs/Image, 16UC1 millimetres (0 = hole) or 32FC1 metres (NaN/0 = hole), aligned

@@ -114,7 +114,7 @@ def test_official_file_name_implies_options(tmp_path):
     torch.save(state, tmp_path / "depth_anything_v2_metric_hypersim_vits.pth")
     loaded, meta = load_checkpoint(tmp_path / "depth_anything_v2_metric_hypersim_vits.pth")
     assert (meta.version, meta.kind, meta.max_depth) == ("v2", "metric", 20.0)
-    # issue 13: Hypersim fx = 886.81 px at 1024x768, trained at 518x686: (886.81*686/1024 + 886.81*518/768) / 2
+    # Hypersim fx = 886.81 px at 1024x768, trained at 518x686: (886.81*686/1024 + 886.81*518/768) / 2
     assert meta.training_focal == pytest.approx(596.11, abs=0.05)
     with torch.no_grad():
         assert torch.equal(loaded(X), model(X))

@@ -1,4 +1,4 @@
-"""Issue 13, across processes: camera + LiDAR-like publisher -> node (demo metric model, scale_source points).
+"""Metric scale across processes: camera + LiDAR-like publisher -> node (demo metric model, scale_source points).
 
 The scene is rendered by the synthetic engine; the "LiDAR" is 16 scan lines of its ground-truth depth (1 %
 noise) sent as a PointCloud2 in the camera optical frame. The oracle is the renderer's ground truth: the

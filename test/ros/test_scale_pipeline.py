@@ -1,4 +1,4 @@
-"""Issue 13 in the per-frame path (stub engine with a known ramp output): the focal rule on metric output,
+"""Metric scale in the per-frame path (stub engine with a known ramp output): the focal rule on metric output,
 and a relative model made metric by anchors (depth/image = the anchors' depth), without DDS."""
 from __future__ import annotations
 

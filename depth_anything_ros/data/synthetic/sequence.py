@@ -1,4 +1,4 @@
-"""Sequences: one static scene seen by a camera that moves through it, with ground truth (issue 13).
+"""Sequences: one static scene seen by a camera that moves through it, with ground truth.
 
 Used for the temporal-stability metric of `eval --anchors` (frame-to-frame variation of the error) and for the
 focal-rule check (the same scenes rendered at two fields of view). The camera starts at view 0 of the
