@@ -91,17 +91,17 @@ def run(argv: list[str], lifecycle: bool = False, node_name: str = "depth_anythi
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
-    argv = list(sys.argv if argv is None else argv)
-    from rclpy.utilities import remove_ros_args
-
-    own = remove_ros_args(args=argv)[1:]
-    parser = argparse.ArgumentParser(prog="depth_anything_node", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lifecycle", action="store_true",
-                        help="run as a lifecycle node (starts unconfigured; configure/activate it)")
-    parser.add_argument("--name", default="depth_anything", help="node name (default: depth_anything)")
-    args = parser.parse_args(own)
     try:
+        argv = list(sys.argv if argv is None else argv)
+        from rclpy.utilities import remove_ros_args
+
+        own = remove_ros_args(args=argv)[1:]
+        parser = argparse.ArgumentParser(prog="depth_anything_node", description=__doc__,
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--lifecycle", action="store_true",
+                            help="run as a lifecycle node (starts unconfigured; configure/activate it)")
+        parser.add_argument("--name", default="depth_anything", help="node name (default: depth_anything)")
+        args = parser.parse_args(own)
         return run(argv, lifecycle=args.lifecycle, node_name=args.name)
     except KeyboardInterrupt:  # SIGINT during start-up (imports, model loading): a quiet, clean exit
         return 0

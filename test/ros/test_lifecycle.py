@@ -121,9 +121,20 @@ def test_sigint_during_start_up(tiny_metric_checkpoint, tmp_path):
     nodes = [NodeProcess(tmp_path / f"start_{i}.log", {"model_path": str(tiny_metric_checkpoint),
                                                        "network_size": "70x98", "num_threads": 1},
                          namespace=f"/start{i}") for i in range(3)]
-    t0 = time.monotonic()
-    for node, delay in zip(nodes, (1.0, 1.8, 2.6)):  # after the interpreter and the ROS wheels bootstrap
-        time.sleep(max(0.0, t0 + delay - time.monotonic()))
+    # Our code starts once the ROS wheels bootstrap has re-executed the interpreter and rclpy's libraries are
+    # being mapped (a SIGINT before that is Python's own business); the delays count from there, so that
+    # they land in the imports, the model loading and the warm-up on a fast or a slow machine alike.
+    def in_our_code(pid):
+        try:
+            return "librcl" in open(f"/proc/{pid}/maps").read()
+        except OSError:
+            return False
+
+    for node, delay in zip(nodes, (0.0, 0.8, 1.6)):
+        deadline = time.monotonic() + 60
+        while not in_our_code(node.proc.pid) and time.monotonic() < deadline and node.proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(delay)
         node.interrupt()
     for node in nodes:
         code = node.stop()
