@@ -8,6 +8,7 @@ round-half-to-even, taking the next multiple up when rounding would fall below t
 from __future__ import annotations
 
 import functools
+import threading
 
 import cv2
 import numpy as np
@@ -81,6 +82,19 @@ def _axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return left, right, (src - left.astype(np.float32)).astype(np.float32)
 
 
+_scratch = threading.local()  # per thread: intermediate buffers by shape (fresh large arrays page-fault each frame)
+
+
+def _buffer(name: str, shape: tuple[int, int]) -> np.ndarray:
+    cache = getattr(_scratch, "buffers", None)
+    if cache is None:
+        cache = _scratch.buffers = {}
+    buf = cache.get(name)
+    if buf is None or buf.shape != shape:
+        buf = cache[name] = np.empty(shape, np.float32)
+    return buf
+
+
 def _resize_align_corners(pred: np.ndarray, height: int, width: int, out: np.ndarray) -> np.ndarray:
     """Separable bilinear with align_corners=True, written into `out`.
 
@@ -89,16 +103,17 @@ def _resize_align_corners(pred: np.ndarray, height: int, width: int, out: np.nda
     h, w = pred.shape
     x0, x1, fx = _axis(w, width)
     y0, y1, fy = _axis(h, height)
-    cols = np.take(pred, x0, axis=1)  # (h, width): interpolate along x first
-    right = np.take(pred, x1, axis=1)
-    right -= cols
-    right *= fx
-    cols += right
-    np.take(cols, y0, axis=0, out=out)
-    below = np.take(cols, y1, axis=0)
-    below -= out
-    below *= fy[:, None]
-    out += below
+    cols, right, below = _buffer("cols", (h, width)), _buffer("right", (h, width)), _buffer("below", (height, width))
+    np.take(pred, x0, axis=1, out=cols)  # interpolate along x first: (h, width)
+    np.take(pred, x1, axis=1, out=right)
+    np.subtract(right, cols, out=right)
+    np.multiply(right, fx, out=right)
+    np.add(cols, right, out=cols)
+    np.take(cols, y0, axis=0, out=out)  # then along y, into the caller's memory
+    np.take(cols, y1, axis=0, out=below)
+    np.subtract(below, out, out=below)
+    np.multiply(below, fy[:, None], out=below)
+    np.add(out, below, out=out)
     return out
 
 
