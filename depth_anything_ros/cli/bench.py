@@ -38,7 +38,9 @@ def register(subparsers) -> None:
     parser.add_argument("--frames", type=int, default=50, help="timed frames per size (default 50)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed frames per size first (default 5)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default="fp32")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
+                        help="torch: fp32 (default) or fp16; onnxruntime / tensorrt: the file's (a different value "
+                             "is an error)")
     parser.add_argument("--cuda-graphs", action="store_true", help="torch on cuda: capture CUDA graphs")
     parser.add_argument("--compile", action="store_true", help="torch: torch.compile the model")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (torch / onnxruntime)")
@@ -193,6 +195,7 @@ def make_engine(args: argparse.Namespace, sizes: list[tuple[int, int]]):
             raise CLIError("--engine torch needs --checkpoint")
         if args.precision == "int8":
             raise CLIError("--engine torch runs fp32 or fp16")
+        args.precision = args.precision or "fp32"
         if args.threads:
             import torch
 
@@ -203,8 +206,6 @@ def make_engine(args: argparse.Namespace, sizes: list[tuple[int, int]]):
     elif args.engine == "onnxruntime":
         if args.onnx is None:
             raise CLIError("--engine onnxruntime needs --onnx")
-        if args.precision != "fp32":
-            raise CLIError("--engine onnxruntime runs the ONNX file as exported (fp32)")
         path, options = args.onnx, dict(threads=args.threads, device=args.device)
     else:
         path = args.plan or args.onnx
@@ -217,6 +218,9 @@ def make_engine(args: argparse.Namespace, sizes: list[tuple[int, int]]):
         engine = open_model(path, args.engine, size, **options).engine
     except (CheckpointError, OSError, RuntimeError, ValueError) as exc:
         raise CLIError(str(exc).splitlines()[0]) from None
+    if args.engine == "onnxruntime" and args.precision not in (None, engine.precision):
+        raise CLIError(f"--precision {args.precision}: {path} holds a {engine.precision} graph (the precision is "
+                       "the file's; make a variant with `export precision`)")
     _check_static(engine, sizes, path)
     return engine
 

@@ -70,6 +70,14 @@ def test_fp16_variant_keeps_sensitive_ops_fp32_and_matches_fp32(tmp_path, fp32_f
         max_rel = np.abs(a - b).max() / np.abs(b).max()
         assert max_rel <= pr.FP16_MAX_REL
         assert check.max_rel == pytest.approx(max_rel, rel=1e-6)
+    # every engine knows what the file holds: ONNX Runtime reports it, and bench refuses another precision
+    from depth_anything_ros.cli import main
+    from depth_anything_ros.inference.engines.onnxruntime_engine import OnnxRuntimeEngine
+
+    assert OnnxRuntimeEngine(out).describe()["precision"] == "fp16"
+    assert OnnxRuntimeEngine(fp32_file).describe()["precision"] == "fp32"
+    assert main(["bench", "--engine", "onnxruntime", "--onnx", str(out), "--precision", "int8",
+                 "--sizes", "x".join(map(str, STATIC_SIZES[0])), "--frames", "1", "--warmup", "0"]) == 2
 
 
 def test_int8_variant_is_symmetric_qdq_with_calibration_identity(tmp_path, fp32_file, photos4):

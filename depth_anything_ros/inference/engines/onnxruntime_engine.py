@@ -64,7 +64,11 @@ class OnnxRuntimeEngine(Engine):
             raise ValueError(f"{path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', "
                              f"found {sorted(inputs)} -> {sorted(outputs)}")
         self._input, self._output = INPUT_NAME, OUTPUT_NAME
-        self.meta = meta_from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
+        props = self.session.get_modelmeta().custom_metadata_map
+        self.meta = meta_from_props(props, str(path))
+        from ..precision import file_precision
+
+        self.precision = file_precision(props)  # what the graph computes in: fp32, fp16 or int8 (Q/DQ)
         self.input_size = onnx_input_size(self.session)
         self.threads = threads
 
@@ -82,7 +86,7 @@ class OnnxRuntimeEngine(Engine):
         import onnxruntime as ort
 
         return {"engine": self.name, "device": "cuda" if self.session.get_providers()[0] == CUDA_EP else "cpu",
-                "precision": "fp32", "providers": self.session.get_providers(), "onnxruntime": ort.__version__,
+                "precision": self.precision, "providers": self.session.get_providers(), "onnxruntime": ort.__version__,
                 "input_size": list(self.input_size) if self.input_size else "dynamic", "threads": self.threads,
                 "model": self.path.name}
 
