@@ -3,8 +3,10 @@ node path never imports torch. Stored in our checkpoints (safetensors metadata),
 and TensorRT plan sidecars under the key METADATA_KEY."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 METADATA_KEY = "depth_anything_ros"
 FORMAT_VERSION = 1
@@ -45,3 +47,12 @@ class ModelMeta:
         from .model.depth_anything import ModelConfig
 
         return ModelConfig(self.encoder, self.version, self.kind, self.max_depth, pos_interp)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes (a model file's identity in caches and metadata)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -17,7 +17,6 @@ the figures go into its metadata (`precision`, `source_sha256`, `verification`, 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import math
@@ -31,6 +30,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..metadata import sha256_file
 from .engines.calibration import CalibrationSet, calibration_set  # noqa: F401  (re-exported)
 from .preprocess import Preprocessor
 
@@ -70,14 +70,6 @@ def photos() -> list[tuple[str, np.ndarray]]:
     except ImportError:
         raise PrecisionError("scikit-image is not installed: it provides the verification photos") from None
     return [(n, np.ascontiguousarray(getattr(data, n)()[..., :3])) for n in ("astronaut", "chelsea", "coffee", "rocket")]
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def file_precision(props: dict[str, str]) -> str:

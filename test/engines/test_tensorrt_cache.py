@@ -177,7 +177,9 @@ def test_profiles_from_exported_files(static_onnx, dynamic_onnx):
 def test_sha256_and_default_cache_dir(tmp_path, monkeypatch):
     f = tmp_path / "a.bin"
     f.write_bytes(b"abc")
-    assert tc.sha256_file(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    from depth_anything_ros.metadata import sha256_file
+
+    assert sha256_file(f) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     monkeypatch.setenv("DEPTH_ANYTHING_ROS_CACHE", str(tmp_path))
     assert tc.default_cache_dir() == tmp_path / "tensorrt"
 

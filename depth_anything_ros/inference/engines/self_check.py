@@ -19,8 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..precision import (SOURCE_NAME_KEY, SOURCE_SHA_KEY, Agreement, agreement, file_precision, photos,
-                         sha256_file)
+from ...metadata import sha256_file
+from ..precision import SOURCE_NAME_KEY, SOURCE_SHA_KEY, Agreement, agreement, file_precision, photos
 from ..preprocess import Preprocessor
 
 PLAN_MAX_REL = {"fp32": 1e-2, "fp16": 3e-2}

@@ -90,15 +90,6 @@ def version_warnings(trt_version: str, jetson: bool | None = None) -> list[str]:
     return [policy.warning] if policy.warning else []
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 ShapeProfile = tuple[tuple[int, int, int, int], tuple[int, int, int, int], tuple[int, int, int, int]]
 
 

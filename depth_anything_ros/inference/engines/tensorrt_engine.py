@@ -23,6 +23,7 @@ import numpy as np
 
 from .base import Engine
 from .self_check import SelfCheck, SelfCheckError, device_id, run_self_check
+from ...metadata import sha256_file
 from .tensorrt_cache import (
     EngineCache,
     EngineKey,
@@ -35,7 +36,6 @@ from .tensorrt_cache import (
     parse_version,
     read_sidecar,
     resolve_profile,
-    sha256_file,
     version_policy,
     write_atomic,
     write_plan,
