@@ -40,17 +40,6 @@ def list_images(folder: str | Path, max_images: int | None = None) -> list[Path]
     return files
 
 
-def read_rgb(path: Path) -> np.ndarray | None:
-    """RGB uint8 of an image file, or None (with a warning) when it cannot be decoded."""
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        log.warning("calibration: skipping unreadable image %s", path)
-        return None
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
 @dataclass
 class CalibrationSet:
     """Preprocessed frames for int8 calibration and the identity that goes into the metadata."""
@@ -68,10 +57,13 @@ class CalibrationSet:
 
 
 def _rgb_frames_folder(path: str, limit: int) -> Iterator[np.ndarray]:
+    from ...depth_io import read_rgb
+
     for file in list_images(path, limit):
-        rgb = read_rgb(file)
-        if rgb is not None:
-            yield rgb
+        try:
+            yield read_rgb(file)
+        except ValueError as exc:  # one unreadable file does not spoil the set
+            log.warning("calibration: skipping %s", exc)
 
 
 def _rgb_frames_rosbag(path: str, options: dict[str, str], limit: int) -> Iterator[np.ndarray]:
