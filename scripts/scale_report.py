@@ -91,11 +91,11 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=16)
     args = ap.parse_args()
     from depth_anything_ros.data.readers import open_dataset
-    from depth_anything_ros.inference import DepthEstimator
+    from depth_anything_ros.inference import open_model
 
     args.out.mkdir(parents=True, exist_ok=True)
     sets = render(args.out, args.frames)
-    est = DepthEstimator.from_checkpoint(MODEL, network_size=(H, W))
+    est = open_model(MODEL, network_size=(H, W))
     report = {"table": [], "focal": [], "temporal": {}}
     datasets = {"synthetic indoor sequences": open_dataset(f"synthetic:{sets['indoor']}"),
                 "synthetic street sequences": open_dataset(f"synthetic:{sets['street']}"),
