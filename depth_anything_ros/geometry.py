@@ -105,6 +105,19 @@ def has_distortion(D) -> bool:
     return bool(np.any(np.asarray(D, dtype=np.float64) != 0.0))
 
 
+def pose_matrix(pose) -> np.ndarray:
+    """x, y, z, qx, qy, qz, qw (a sensor's pose in the camera optical frame, quaternion normalised here)
+    -> 4x4 T_camera_sensor. Written out (the Hamilton formula) so that the node needs no scipy; the tests
+    check it against scipy's Rotation."""
+    x, y, z, w = np.asarray(pose[3:7], np.float64) / np.linalg.norm(np.asarray(pose[3:7], np.float64))
+    T = np.eye(4)
+    T[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                 [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                 [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]
+    T[:3, 3] = pose[:3]
+    return T
+
+
 def pixel_rays(K: np.ndarray, height: int, width: int, stride: int = 1, D=(), model: str = "plumb_bob"
                ) -> np.ndarray:
     """float32 (h, w, 3) rays (x/z, y/z, 1) for the pixels (u, v) = (stride*j, stride*i) of a

@@ -190,9 +190,7 @@ class DepthPipeline:
         net = self.estimator.preprocessor.size_for(*in_size) if self.kind == "metric" else None
         stamp = conv.stamp_to_seconds(header.stamp)
         metric = self.scale.apply(values, stamp, K_out, K_in, in_size, net, inp, missing)
-        if self.kind == "metric":
-            return 1.0
-        if metric:
+        if self.kind == "metric" or metric:
             return 1.0
         if self.cfg.relative_scale > 0:
             return self.cfg.relative_scale

@@ -16,20 +16,13 @@ from collections import deque
 
 import numpy as np
 
+from ..depth_io import uint16_to_metres
+from ..geometry import pose_matrix
 from ..scale.anchors import AnchorInput
 from . import conversions as conv
 from .conversions import InputError
 
 TOPICS = {"depth": "scale/depth", "points": "scale/points", "range": "scale/range"}
-
-
-def quaternion_matrix(qx: float, qy: float, qz: float, qw: float) -> np.ndarray:
-    """Rotation matrix of a (normalised) quaternion; written out to keep scipy out of the node's imports."""
-    q = np.array([qx, qy, qz, qw], np.float64)
-    x, y, z, w = q / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
 def depth_msg_to_metres(msg) -> np.ndarray:
@@ -38,8 +31,8 @@ def depth_msg_to_metres(msg) -> np.ndarray:
         raise InputError("anchor_encoding", f"scale/depth encoding {msg.encoding!r}: expected 16UC1 (mm) or 32FC1 (m)")
     arr = conv.image_to_numpy(msg)
     if arr.dtype == np.uint16:
-        d = arr.astype(np.float32) * np.float32(1e-3)
-        d[arr == 0] = np.nan
+        d, valid = uint16_to_metres(arr)  # the 16UC1 rule: millimetres, 0 = no depth
+        d[~valid] = np.nan
         return d
     d = np.array(arr, np.float32)
     d[~np.isfinite(d) | (d <= 0)] = np.nan
@@ -56,8 +49,8 @@ def cloud_msg_to_points(msg, extrinsic: tuple | None) -> np.ndarray:
     f = conv.pointcloud2_to_numpy(msg)
     p = np.stack([f["x"].ravel(), f["y"].ravel(), f["z"].ravel()], 1).astype(np.float64)
     if extrinsic is not None:
-        R = quaternion_matrix(*extrinsic[3:])
-        p = p @ R.T + np.asarray(extrinsic[:3])
+        T = pose_matrix(extrinsic)
+        p = p @ T[:3, :3].T + T[:3, 3]
     return p
 
 

@@ -7,16 +7,20 @@ from scipy.spatial.transform import Rotation
 
 from depth_anything_ros.ros.conversions import InputError, numpy_to_image, pointcloud2_message
 from depth_anything_ros.ros.params import from_flat, validate
-from depth_anything_ros.ros.scale_inputs import ScaleInputs, cloud_msg_to_points, depth_msg_to_metres, quaternion_matrix
+from depth_anything_ros.geometry import pose_matrix
+from depth_anything_ros.ros.scale_inputs import ScaleInputs, cloud_msg_to_points, depth_msg_to_metres
 
 
 def _cfg(**kw):
     return validate(from_flat({"model_path": "m.onnx", **kw}), check_files=False)
 
 
-def test_quaternion_matches_scipy():
+def test_pose_matrix_matches_scipy():
     q = np.array([0.1, -0.4, 0.3, 0.8])
-    np.testing.assert_allclose(quaternion_matrix(*q), Rotation.from_quat(q).as_matrix(), atol=1e-12)
+    T = pose_matrix([0.5, -1.0, 2.0, *q])
+    np.testing.assert_allclose(T[:3, :3], Rotation.from_quat(q / np.linalg.norm(q)).as_matrix(), atol=1e-12)
+    np.testing.assert_array_equal(T[:3, 3], [0.5, -1.0, 2.0])
+    np.testing.assert_array_equal(T[3], [0, 0, 0, 1])
 
 
 def test_depth_encodings():

@@ -13,6 +13,7 @@ import numpy as np
 from depth_anything_ros.data.readers import SyntheticShards, open_dataset
 from depth_anything_ros.data.readers.base import DepthDataset
 from depth_anything_ros.data.sample import RGBDSample
+from depth_anything_ros.geometry import pose_matrix
 
 
 def K_matrix(K) -> np.ndarray:
@@ -65,16 +66,6 @@ class Source(DepthDataset):
         return out
 
 
-def _extrinsic_matrix(e) -> np.ndarray:
-    """x, y, z, qx, qy, qz, qw (LiDAR pose in the camera optical frame) -> 4x4 T_cam_lidar."""
-    from scipy.spatial.transform import Rotation
-
-    T = np.eye(4)
-    T[:3, :3] = Rotation.from_quat(np.asarray(e[3:7], np.float64)).as_matrix()
-    T[:3, 3] = e[:3]
-    return T
-
-
 def open_source(src) -> Source:
     """A `SourceCfg` -> Source. Rosbag sources take their topics, K, extrinsic, range and tolerance from
     the fields; `kind` keeps only the synthetic scenes of that kind."""
@@ -88,7 +79,7 @@ def open_source(src) -> Source:
         base = RosbagRGBD(spec.split(":", 1)[1], rgb_topic=src.color_topic, depth_topic=src.depth_topic,
                           info_topic=src.info_topic, lidar_topic=src.points_topic,
                           K=None if src.K is None else K_matrix(src.K),
-                          T_cam_lidar=None if src.extrinsic is None else _extrinsic_matrix(src.extrinsic),
+                          T_cam_lidar=None if src.extrinsic is None else pose_matrix(src.extrinsic),
                           min_depth=src.min_depth if src.min_depth is not None else 1e-3,
                           max_depth=src.max_depth if src.max_depth is not None else 80.0, **kw)
     else:
