@@ -87,18 +87,22 @@ class FrameStats:
             infos = self._info_stamps
             k = bisect.bisect_right(infos, stamp_s)
             between = k - (1 if k and infos[k - 1] == stamp_s else 0)  # camera_info of frames before this one
+            last_sent = infos[between - 1] if between else None  # the newest of those frames
             del infos[:k]
             if last is None:
                 return True
             gap = stamp_s - last
             self._gaps.append(gap)
             period = float(np.median(self._gaps)) if len(self._gaps) >= 5 else None
+            info_flows = self._info_seen is not None and time.monotonic() - self._info_seen < INFO_FRESH_S
+            if info_flows:
+                self.gap_dropped += between  # every frame the camera sent is known, also those before an outage
+                if last_sent is not None:
+                    gap = stamp_s - max(last, last_sent)  # the camera's own silence, not the node's
             if period and gap > max(OUTAGE_MIN_S, OUTAGE_PERIODS * period):
                 self.outages += 1
                 self.outage_s += gap
-            elif self._info_seen is not None and time.monotonic() - self._info_seen < INFO_FRESH_S:
-                self.gap_dropped += between  # camera_info flows: every frame the camera sent is known
-            elif period:
+            elif period and not info_flows:
                 self.gap_dropped += max(0, int(round(gap / period)) - 1)
             return True
 
