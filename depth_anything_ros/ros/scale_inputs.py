@@ -16,8 +16,8 @@ from collections import deque
 
 import numpy as np
 
-from ..depth_io import uint16_to_metres
 from ..geometry import pose_matrix
+from ..messages import cloud_msg_to_xyz, depth_msg_to_metres
 from ..scale.anchors import AnchorInput
 from . import conversions as conv
 from .conversions import InputError
@@ -25,29 +25,9 @@ from .conversions import InputError
 TOPICS = {"depth": "scale/depth", "points": "scale/points", "range": "scale/range"}
 
 
-def depth_msg_to_metres(msg) -> np.ndarray:
-    """16UC1 (mm, 0 = hole) or 32FC1 (m) Image -> float32 metres with NaN for holes."""
-    if msg.encoding not in ("16UC1", "mono16", "32FC1"):
-        raise InputError("anchor_encoding", f"scale/depth encoding {msg.encoding!r}: expected 16UC1 (mm) or 32FC1 (m)")
-    arr = conv.image_to_numpy(msg)
-    if arr.dtype == np.uint16:
-        d, valid = uint16_to_metres(arr)  # the 16UC1 rule: millimetres, 0 = no depth
-        d[~valid] = np.nan
-        return d
-    d = np.array(arr, np.float32)
-    d[~np.isfinite(d) | (d <= 0)] = np.nan
-    return d
-
-
 def cloud_msg_to_points(msg, extrinsic: tuple | None) -> np.ndarray:
     """PointCloud2 -> (N, 3) float64 points in the camera optical frame (NaN/Inf kept: the fit drops them)."""
-    names = {f.name for f in msg.fields}
-    if not {"x", "y", "z"} <= names:
-        raise InputError("anchor_fields", f"scale/points has fields {sorted(names)}; x, y, z are needed")
-    if int(msg.width) * int(msg.height) == 0:
-        return np.zeros((0, 3))
-    f = conv.pointcloud2_to_numpy(msg)
-    p = np.stack([f["x"].ravel(), f["y"].ravel(), f["z"].ravel()], 1).astype(np.float64)
+    p = cloud_msg_to_xyz(msg, "scale/points")
     if extrinsic is not None:
         T = pose_matrix(extrinsic)
         p = p @ T[:3, :3].T + T[:3, 3]
@@ -81,7 +61,7 @@ class ScaleInputs:
         """One anchor message -> AnchorInput (InputError for a malformed one)."""
         stamp = conv.stamp_to_seconds(msg.header.stamp)
         if self.source == "depth":
-            return AnchorInput("depth", depth=depth_msg_to_metres(msg), stamp=stamp)
+            return AnchorInput("depth", depth=depth_msg_to_metres(msg, "scale/depth"), stamp=stamp)
         if self.source == "points":
             return AnchorInput("points", points=cloud_msg_to_points(msg, self.extrinsic), stamp=stamp)
         return AnchorInput("range", range=float(msg.range), range_limits=(float(msg.min_range), float(msg.max_range)),

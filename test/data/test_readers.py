@@ -195,6 +195,39 @@ def test_rosbag_aligned_depth(tmp_path):
     assert len(RosbagRGBD(tmp_path / "bag", tolerance=0.001)) == 0
 
 
+def test_rosbag_compressed_color_decodes_like_opencv_and_refuses_a_corrupt_jpeg(tmp_path):
+    """A JPEG camera topic (image_transport's `compressed`): decoded by the node's strict rule, checked against
+    OpenCV's own decoder; a truncated frame is an error naming the reason, not a damaged sample."""
+    from rosbags.rosbag2 import Writer
+
+    from depth_anything_ros.data.readers import RosbagRGBD
+
+    ts, Header, Time, Image, Info, *_ = _ros_types()
+    Compressed = ts.types["sensor_msgs/msg/CompressedImage"]
+    h, w = 48, 64
+    rgb = cv2.GaussianBlur(_rgb(h, w), (5, 5), 0)
+    jpeg = cv2.imencode(".jpg", rgb[..., ::-1].copy(), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].reshape(-1)
+    frames = [jpeg, np.concatenate([jpeg[: len(jpeg) // 2], jpeg[-2:]])]  # the second cut short, EOI kept
+    with Writer(tmp_path / "bag", version=9) as wr:
+        c_rgb = wr.add_connection("/camera/color/image_raw/compressed", Compressed.__msgtype__, typestore=ts)
+        c_dep = wr.add_connection("/camera/depth/image_raw", Image.__msgtype__, typestore=ts)
+        for i, data in enumerate(frames):
+            t = 10**9 + i * 100_000_000
+            hdr = Header(stamp=Time(sec=t // 10**9, nanosec=t % 10**9), frame_id="camera_optical")
+            wr.write(c_rgb, t, ts.serialize_cdr(Compressed(header=hdr, format="rgb8; jpeg compressed bgr8", data=data),
+                                                Compressed.__msgtype__))
+            mm = np.full((h, w), 1500, np.uint16)
+            wr.write(c_dep, t, ts.serialize_cdr(Image(header=hdr, height=h, width=w, encoding="16UC1", is_bigendian=0,
+                                                      step=w * 2, data=mm.view(np.uint8).reshape(-1)), Image.__msgtype__))
+    ds = RosbagRGBD(tmp_path / "bag", K=[[50.0, 0, 32], [0, 50.0, 24], [0, 0, 1]])
+    assert len(ds) == 2
+    oracle = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[..., ::-1]
+    assert np.abs(ds[0].image.astype(int) - oracle).max() <= 1
+    np.testing.assert_allclose(ds[0].depth, 1.5)
+    with pytest.raises(ValueError, match="corrupt JPEG"):
+        ds[1]
+
+
 def test_rosbag_lidar_projection(tmp_path):
     frames, K = _write_bag(tmp_path / "bag", lidar=True)
     ds = open_dataset(f"rosbag:{tmp_path / 'bag'},tolerance=0.01")

@@ -8,7 +8,8 @@ from scipy.spatial.transform import Rotation
 from depth_anything_ros.ros.conversions import InputError, numpy_to_image, pointcloud2_message
 from depth_anything_ros.ros.params import from_flat, validate
 from depth_anything_ros.geometry import pose_matrix
-from depth_anything_ros.ros.scale_inputs import ScaleInputs, cloud_msg_to_points, depth_msg_to_metres
+from depth_anything_ros.messages import depth_msg_to_metres
+from depth_anything_ros.ros.scale_inputs import ScaleInputs, cloud_msg_to_points
 
 
 def _cfg(**kw):

@@ -20,67 +20,16 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from .base import DepthDataset
 from ..sample import RGBDSample
+from ...messages import InputError, camera_info_K, camera_msg_to_rgb, cloud_msg_to_xyz, depth_msg_to_metres
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
 INFO = "sensor_msgs/msg/CameraInfo"
 CLOUD = "sensor_msgs/msg/PointCloud2"
-
-
-def image_to_rgb(msg) -> np.ndarray:
-    """sensor_msgs Image/CompressedImage -> uint8 HxWx3 RGB."""
-    if hasattr(msg, "format"):
-        img = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
-        if img is None:
-            raise ValueError(f"cannot decode CompressedImage with format {msg.format!r}")
-        return np.ascontiguousarray(img[..., ::-1])
-    enc = msg.encoding.lower()
-    ch = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1}.get(enc)
-    if ch is None:
-        raise ValueError(f"unsupported RGB encoding {msg.encoding!r}")
-    buf = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, : msg.width * ch]
-    img = buf.reshape(msg.height, msg.width, ch)
-    if ch == 1:
-        img = np.repeat(img, 3, axis=2)
-    elif enc.startswith("bgr"):
-        img = img[..., 2::-1]
-    return np.ascontiguousarray(img[..., :3])
-
-
-def image_to_depth(msg) -> np.ndarray:
-    """Depth Image (16UC1/mono16 mm or 32FC1 m) -> float32 metres, 0 where invalid."""
-    enc = msg.encoding.upper()
-    if enc in ("16UC1", "MONO16"):
-        dt, scale = np.dtype(np.uint16), 1e-3
-    elif enc == "32FC1":
-        dt, scale = np.dtype(np.float32), 1.0
-    else:
-        raise ValueError(f"unsupported depth encoding {msg.encoding!r}")
-    dt = dt.newbyteorder(">" if msg.is_bigendian else "<")
-    buf = np.frombuffer(bytes(msg.data), np.uint8).reshape(msg.height, msg.step)[:, : msg.width * dt.itemsize]
-    d = buf.copy().view(dt).reshape(msg.height, msg.width).astype(np.float32) * np.float32(scale)
-    return np.where(np.isfinite(d) & (d > 0), d, 0.0).astype(np.float32)
-
-
-def cloud_xyz(msg) -> np.ndarray:
-    """PointCloud2 -> (N, 3) float64 from float32 fields x, y, z."""
-    fields = {f.name: f for f in msg.fields}
-    for k in "xyz":
-        if k not in fields or fields[k].datatype != 7:  # 7 = FLOAT32
-            raise ValueError("PointCloud2 needs float32 x, y, z fields")
-    dt = np.dtype({"names": list("xyz"), "formats": [(">f4" if msg.is_bigendian else "<f4")] * 3,
-                   "offsets": [fields[k].offset for k in "xyz"], "itemsize": msg.point_step})
-    n = msg.width * msg.height
-    raw = np.frombuffer(bytes(msg.data), np.uint8)
-    rows = raw.reshape(msg.height, msg.row_step)[:, : msg.width * msg.point_step].reshape(-1)
-    pts = np.frombuffer(rows.tobytes(), dt, count=n)
-    xyz = np.stack([pts["x"], pts["y"], pts["z"]], -1).astype(np.float64)
-    return xyz[np.all(np.isfinite(xyz), axis=1)]
 
 
 def project_points(xyz_cam: np.ndarray, K: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -140,7 +89,10 @@ class RosbagRGBD(DepthDataset):
             info_topic = info_topic or self._pick_info(rgb_topic)
             conn = [c for c in r.connections if c.topic == info_topic]
             for c, _t, raw in r.messages(connections=conn):
-                self.K = np.asarray(r.deserialize(raw, c.msgtype).k, np.float64).reshape(3, 3)
+                try:
+                    self.K = camera_info_K(r.deserialize(raw, c.msgtype))
+                except InputError as exc:
+                    raise ValueError(f"{self.path}: {info_topic}: {exc} (pass K)") from None
                 break
             if self.K is None:
                 raise ValueError(f"{self.path}: {info_topic} has no messages (pass K)")
@@ -242,14 +194,15 @@ class RosbagRGBD(DepthDataset):
 
     def __getitem__(self, index: int) -> RGBDSample:
         t_rgb, t_dep = self.pairs[self._check_index(index)]
-        rgb = image_to_rgb(self._message(self.rgb_topic, t_rgb))
+        rgb = camera_msg_to_rgb(self._message(self.rgb_topic, t_rgb))
         h, w = rgb.shape[:2]
         if self.depth_topic is not None:
-            depth = image_to_depth(self._message(self.depth_topic, t_dep))
+            depth = np.nan_to_num(depth_msg_to_metres(self._message(self.depth_topic, t_dep), self.depth_topic), nan=0.0)
             if depth.shape != (h, w):
                 raise ValueError(f"depth {depth.shape} is not aligned with RGB {(h, w)} (register it first)")
         else:
-            xyz = cloud_xyz(self._message(self.lidar_topic, t_dep))
+            xyz = cloud_msg_to_xyz(self._message(self.lidar_topic, t_dep), self.lidar_topic)
+            xyz = xyz[np.all(np.isfinite(xyz), axis=1)]
             if self.T_cam_lidar is not None:
                 xyz = xyz @ self.T_cam_lidar[:3, :3].T + self.T_cam_lidar[:3, 3]
             depth = project_points(xyz, self.K, h, w)

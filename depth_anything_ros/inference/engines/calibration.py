@@ -67,11 +67,12 @@ def _rgb_frames_folder(path: str, limit: int) -> Iterator[np.ndarray]:
 
 
 def _rgb_frames_rosbag(path: str, options: dict[str, str], limit: int) -> Iterator[np.ndarray]:
-    """Camera frames of a rosbag2 (depth not needed), decoded by the rosbag reader's `image_to_rgb`."""
+    """Camera frames of a rosbag2 (depth not needed), decoded by the one message rule (`messages.camera_msg_to_rgb`)."""
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import Stores, get_typestore
 
-    from ...data.readers.rosbag import COMPRESSED, IMAGE, image_to_rgb
+    from ...data.readers.rosbag import COMPRESSED, IMAGE
+    from ...messages import camera_msg_to_rgb
 
     if not Path(path).exists():
         raise ValueError(f"{path}: no such rosbag2")
@@ -91,7 +92,7 @@ def _rgb_frames_rosbag(path: str, options: dict[str, str], limit: int) -> Iterat
         keep = set(np.linspace(0, total - 1, min(limit, total)).round().astype(int).tolist()) if total else set()
         for i, (conn, _t, raw) in enumerate(reader.messages(connections=conns)):
             if i in keep:
-                yield image_to_rgb(reader.deserialize(raw, conn.msgtype))
+                yield camera_msg_to_rgb(reader.deserialize(raw, conn.msgtype))
 
 
 def _rgb_frames_synthetic(count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
