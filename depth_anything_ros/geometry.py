@@ -118,6 +118,118 @@ def pose_matrix(pose) -> np.ndarray:
     return T
 
 
+def _lens(K, D, model: str) -> tuple[np.ndarray, np.ndarray]:
+    K = np.asarray(K, dtype=np.float64)
+    if model not in DISTORTION_MODELS:
+        raise ValueError(f"unknown distortion model {model!r}")
+    if K[0, 1] != 0.0:
+        raise ValueError("skew with lens distortion: OpenCV's undistortion has no skew term")
+    return K, np.asarray(D, dtype=np.float64).ravel()
+
+
+def _project_normalised(norm: np.ndarray, K: np.ndarray, D: np.ndarray, model: str) -> np.ndarray:
+    """(N, 2) undistorted normalised coordinates -> (N, 2) pixels through the lens model.
+
+    OpenCV's models written out (calib3d "Camera Calibration and 3D Reconstruction": radial k1..k6, tangential
+    p1, p2, thin prism s1..s4; fisheye theta_d = theta (1 + k1 theta^2 + ... + k4 theta^8)), because
+    cv2.projectPoints always computes its Jacobian as well: 4.5 ms for 10k points against 0.3 ms here,
+    per frame for LiDAR anchors. A tilted sensor (tau_x, tau_y of the 14-coefficient model) goes to OpenCV."""
+    x, y = norm[:, 0], norm[:, 1]
+    r2 = x * x + y * y
+    if model == "equidistant":
+        r = np.sqrt(r2)
+        theta = np.arctan(r)
+        t2 = theta * theta
+        theta_d = theta * (1 + t2 * (D[0] + t2 * (D[1] + t2 * (D[2] + t2 * D[3]))))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(r > 1e-12, theta_d / r, 1.0)
+        xd, yd = x * f, y * f
+    else:
+        k = np.zeros(14)
+        k[:D.size] = D
+        if k[12] or k[13]:
+            obj = np.concatenate([norm, np.ones((norm.shape[0], 1))], 1).reshape(-1, 1, 3)
+            return cv2.projectPoints(obj, np.zeros(3), np.zeros(3), K, D)[0].reshape(-1, 2)
+        k1, k2, p1, p2, k3, k4, k5, k6, s1, s2, s3, s4 = k[:12]
+        radial = (1 + r2 * (k1 + r2 * (k2 + r2 * k3))) / (1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+        xy = x * y
+        xd = x * radial + 2 * p1 * xy + p2 * (r2 + 2 * x * x) + r2 * (s1 + s2 * r2)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * xy + r2 * (s3 + s4 * r2)
+    return np.stack([K[0, 0] * xd + K[0, 2], K[1, 1] * yd + K[1, 2]], 1)
+
+
+def _undistort(pix: np.ndarray, K: np.ndarray, D: np.ndarray, model: str) -> np.ndarray:
+    undistort = cv2.fisheye.undistortPoints if model == "equidistant" else cv2.undistortPoints
+    return undistort(pix.reshape(-1, 1, 2), K, D, criteria=UNDISTORT_CRITERIA).reshape(-1, 2)
+
+
+def undistort_pixels(uv: np.ndarray, K: np.ndarray, D=(), model: str = "plumb_bob") -> np.ndarray:
+    """(N, 2) pixel coordinates -> (N, 2) normalised ray coordinates (x/z, y/z) of the camera (K, D of `model`).
+
+    Without distortion K⁻¹ (u, v, 1), skew included; with distortion OpenCV's undistortion
+    (`cv2.undistortPoints`, `cv2.fisheye.undistortPoints` for `equidistant`, iterated to convergence),
+    NaN where the ray does not project back onto its pixel within REPROJECTION_TOL_PX (the lens model
+    folds over there)."""
+    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    K = np.asarray(K, dtype=np.float64)
+    fx, fy, cx, cy, skew = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
+    if not (np.isfinite([fx, fy, cx, cy, skew]).all() and fx > 0 and fy > 0):
+        raise ValueError(f"invalid intrinsics fx={fx} fy={fy} cx={cx} cy={cy}")
+    if not has_distortion(D):
+        y = (uv[:, 1] - cy) / fy
+        return np.stack([(uv[:, 0] - cx - skew * y) / fx, y], 1)
+    K, D = _lens(K, D, model)
+    norm = _undistort(uv, K, D, model)
+    norm[~(np.linalg.norm(_project_normalised(norm, K, D, model) - uv, axis=1) <= REPROJECTION_TOL_PX)] = np.nan
+    return norm
+
+
+@functools.lru_cache(maxsize=16)
+def fold_radius(model: str, D: tuple) -> float:
+    """The normalised radius r = |(x/z, y/z)| where the lens model's radial mapping stops increasing (it folds
+    back onto pixels already used), or inf. From the radial terms (plumb_bob / rational_polynomial: k1..k6;
+    equidistant: theta_d(theta)); the small tangential and thin-prism terms are left out."""
+    D = np.asarray(D, dtype=np.float64)
+    if model == "equidistant":
+        theta = np.linspace(0.0, np.pi / 2, 200001)[:-1]
+        t2 = theta * theta
+        mapped = theta * (1 + t2 * (D[0] + t2 * (D[1] + t2 * (D[2] + t2 * D[3]))))
+        radius = np.tan(theta)
+    else:
+        k = np.zeros(8)
+        k[:min(D.size, 8)] = D[:8]
+        radius = np.linspace(0.0, 20.0, 200001)
+        r2 = radius * radius
+        num = 1 + r2 * (k[0] + r2 * (k[1] + r2 * k[4]))
+        den = 1 + r2 * (k[5] + r2 * (k[6] + r2 * k[7]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mapped = np.where(den > 0, radius * num / den, np.nan)
+    bad = ~(np.diff(mapped) > 0)
+    return float(radius[np.argmax(bad)]) if bad.any() else float("inf")
+
+
+def project_points(points: np.ndarray, K: np.ndarray, D=(), model: str = "plumb_bob", min_z: float = 1e-3
+                   ) -> np.ndarray:
+    """(N, 3) points in the camera optical frame -> (N, 2) pixel coordinates through the camera (K, D of `model`:
+    OpenCV's `projectPoints` / `fisheye.projectPoints`); NaN for points with z <= min_z and, with distortion,
+    beyond the lens model's `fold_radius` (there the projection would land on a wrong pixel)."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    out = np.full((p.shape[0], 2), np.nan)
+    front = p[:, 2] > min_z
+    norm = p[front, :2] / p[front, 2:3]
+    K = np.asarray(K, dtype=np.float64)
+    if not has_distortion(D):
+        out[front, 0] = K[0, 0] * norm[:, 0] + K[0, 1] * norm[:, 1] + K[0, 2]
+        out[front, 1] = K[1, 1] * norm[:, 1] + K[1, 2]
+        return out
+    K, D = _lens(K, D, model)
+    seen = np.einsum("ij,ij->i", norm, norm) < fold_radius(model, tuple(D.tolist())) ** 2
+    idx = np.flatnonzero(front)[seen]
+    if idx.size:
+        out[idx] = _project_normalised(norm[seen], K, D, model)
+    return out
+
+
 def pixel_rays(K: np.ndarray, height: int, width: int, stride: int = 1, D=(), model: str = "plumb_bob"
                ) -> np.ndarray:
     """float32 (h, w, 3) rays (x/z, y/z, 1) for the pixels (u, v) = (stride*j, stride*i) of a
@@ -125,44 +237,17 @@ def pixel_rays(K: np.ndarray, height: int, width: int, stride: int = 1, D=(), mo
     w = ceil(width/stride).
 
     A depth map sampled at the same pixels times these rays is the point cloud:
-    `depth[::stride, ::stride, None] * rays`. Without distortion the rays are K⁻¹ (u, v, 1), skew
-    included; with distortion they are OpenCV's undistorted normalised coordinates
-    (`cv2.undistortPoints`, or `cv2.fisheye.undistortPoints` for `equidistant`), which take no skew,
-    NaN where the point does not project back onto its pixel (`cv2.projectPoints`) within
-    REPROJECTION_TOL_PX.
+    `depth[::stride, ::stride, None] * rays`. The rays are `undistort_pixels` of those pixels (NaN where
+    the lens model has no ray for a pixel).
     """
-    K = np.asarray(K, dtype=np.float64)
-    fx, fy, cx, cy, skew = K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]
-    if not (np.isfinite([fx, fy, cx, cy, skew]).all() and fx > 0 and fy > 0):
-        raise ValueError(f"invalid intrinsics fx={fx} fy={fy} cx={cx} cy={cy}")
     us = np.arange(0, width, stride, dtype=np.float64)
     vs = np.arange(0, height, stride, dtype=np.float64)
-    rays = np.empty((vs.size, us.size, 3), np.float32)
-    rays[..., 2] = 1.0
-    if not has_distortion(D):
-        y = (vs - cy) / fy
-        rays[..., 1] = y[:, None]
-        rays[..., 0] = (us[None, :] - cx - skew * y[:, None]) / fx
-        return rays
-    if model not in DISTORTION_MODELS:
-        raise ValueError(f"unknown distortion model {model!r}")
-    if skew != 0.0:
-        raise ValueError("skew with lens distortion: OpenCV's undistortion has no skew term")
-    D = np.asarray(D, dtype=np.float64).ravel()
     grid = np.empty((vs.size, us.size, 2), np.float64)
     grid[..., 0] = us[None, :]
     grid[..., 1] = vs[:, None]
-    pts = grid.reshape(-1, 1, 2)
-    zero = np.zeros((1, 1, 3))
-    if model == "equidistant":
-        norm = cv2.fisheye.undistortPoints(pts, K, D, criteria=UNDISTORT_CRITERIA)
-        back, _ = cv2.fisheye.projectPoints(np.dstack([norm, np.ones(norm.shape[:2])]), zero, zero, K, D)
-    else:
-        norm = cv2.undistortPoints(pts, K, D, criteria=UNDISTORT_CRITERIA)
-        back, _ = cv2.projectPoints(np.dstack([norm, np.ones(norm.shape[:2])]), zero, zero, K, D)
-    bad = ~(np.linalg.norm(back - pts, axis=-1) <= REPROJECTION_TOL_PX)
-    norm[bad] = np.nan
-    rays[..., :2] = norm.reshape(vs.size, us.size, 2)
+    rays = np.empty((vs.size, us.size, 3), np.float32)
+    rays[..., 2] = 1.0
+    rays[..., :2] = undistort_pixels(grid.reshape(-1, 2), K, D, model).reshape(vs.size, us.size, 2)
     return rays
 
 

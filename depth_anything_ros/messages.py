@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from .depth_io import uint16_to_metres
+from .geometry import DISTORTION_MODELS, has_distortion
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[type, int]] = {
@@ -188,6 +189,28 @@ def camera_info_K(msg) -> np.ndarray:
         raise InputError("camera_info", f"CameraInfo principal point ({cx:g}, {cy:g}) lies outside its "
                                         f"{msg.width}x{msg.height} image")
     return K
+
+
+def camera_info_distortion(msg, K: np.ndarray) -> tuple[str, np.ndarray]:
+    """(distortion_model, D) the rays can undistort, or InputError naming what is not supported.
+
+    An empty model name is accepted only without distortion (all-zero or empty D)."""
+    D = np.asarray(msg.d, dtype=np.float64).ravel()
+    model = msg.distortion_model
+    if not np.isfinite(D).all():
+        raise InputError("camera_info", "CameraInfo D has NaN/Inf entries")
+    if model == "" and not has_distortion(D):
+        return model, D
+    if model not in DISTORTION_MODELS:
+        raise InputError("camera_info_model", f"CameraInfo distortion model {model!r} is not supported "
+                                              f"(supported: {', '.join(DISTORTION_MODELS)})")
+    if D.size not in DISTORTION_MODELS[model] and has_distortion(D):
+        raise InputError("camera_info", f"CameraInfo D has {D.size} coefficients; {model} takes "
+                                        f"{' or '.join(map(str, DISTORTION_MODELS[model]))}")
+    if K[0, 1] != 0.0 and has_distortion(D):
+        raise InputError("camera_info", f"CameraInfo K has skew {K[0, 1]:g} together with {model} distortion; "
+                                        "OpenCV's undistortion has no skew term")
+    return model, D
 
 
 def pointcloud2_to_numpy(msg) -> dict[str, np.ndarray]:

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 
-from ..geometry import DISTORTION_MODELS, cloud_layout, crop_and_bin, has_distortion
+from ..geometry import cloud_layout, crop_and_bin
 from ..messages import (ENCODINGS, HOST_BIGENDIAN, INPUT_ENCODINGS, MIN_IMAGE_SIDE, InputError,  # noqa: F401
-                        camera_info_K, compressed_msg_to_rgb, image_msg_to_rgb, image_to_numpy,
+                        camera_info_K, camera_info_distortion, compressed_msg_to_rgb, image_msg_to_rgb, image_to_numpy,
                         pointcloud2_to_numpy, stamp_to_seconds)
 from .message_buffers import as_message_data
 
@@ -70,28 +70,6 @@ def encode_compressed(rgb: np.ndarray, fmt: str = "jpeg", header=None, quality: 
 
 
 # -------------------------------------------------------------------------------------- CameraInfo
-
-
-def camera_info_distortion(msg: CameraInfo, K: np.ndarray) -> tuple[str, np.ndarray]:
-    """(distortion_model, D) the rays can undistort, or InputError naming what is not supported.
-
-    An empty model name is accepted only without distortion (all-zero or empty D)."""
-    D = np.asarray(msg.d, dtype=np.float64).ravel()
-    model = msg.distortion_model
-    if not np.isfinite(D).all():
-        raise InputError("camera_info", "CameraInfo D has NaN/Inf entries")
-    if model == "" and not has_distortion(D):
-        return model, D
-    if model not in DISTORTION_MODELS:
-        raise InputError("camera_info_model", f"CameraInfo distortion model {model!r} is not supported "
-                                              f"(supported: {', '.join(DISTORTION_MODELS)})")
-    if D.size not in DISTORTION_MODELS[model] and has_distortion(D):
-        raise InputError("camera_info", f"CameraInfo D has {D.size} coefficients; {model} takes "
-                                        f"{' or '.join(map(str, DISTORTION_MODELS[model]))}")
-    if K[0, 1] != 0.0 and has_distortion(D):
-        raise InputError("camera_info", f"CameraInfo K has skew {K[0, 1]:g} together with {model} distortion; "
-                                        "OpenCV's undistortion has no skew term")
-    return model, D
 
 
 def camera_info_delivered(msg: CameraInfo, K: np.ndarray, P: np.ndarray

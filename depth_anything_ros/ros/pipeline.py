@@ -177,10 +177,10 @@ class DepthPipeline:
                     anchors, want, out: FrameOutputs) -> float | None:
         """focal rule and anchor fit, in place. Returns the `to_depth` numerator for relative
         models (1 with a held fit, relative_scale without) and None when there is no metric depth."""
-        K_in = K_out = None
+        K_in = K_out = lens = None
         in_size = rgb.shape[:2]
         if camera is not None and camera.size == in_size:
-            K_in = camera.K
+            K_in, lens = camera.K, (camera.model, camera.D)
             K_out = self.scaled_camera(camera, values.shape)[0]
         if self.kind == "relative" and "relative" in want:
             raw = self.buffers.array("relative", values.shape, np.float32)
@@ -189,7 +189,7 @@ class DepthPipeline:
         inp, missing = anchors if anchors is not None else (None, "")
         net = self.estimator.preprocessor.size_for(*in_size) if self.kind == "metric" else None
         stamp = conv.stamp_to_seconds(header.stamp)
-        metric = self.scale.apply(values, stamp, K_out, K_in, in_size, net, inp, missing)
+        metric = self.scale.apply(values, stamp, K_out, K_in, in_size, net, inp, missing, lens)
         if self.kind == "metric" or metric:
             return 1.0
         if self.cfg.relative_scale > 0:

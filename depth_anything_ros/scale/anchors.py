@@ -8,13 +8,19 @@ Sources (`AnchorInput.kind`):
   ground  no message: the floor plane `ground_height` metres below the camera, pitched down by
           `ground_pitch` radians; the anchors are floor depths below the horizon, and the robust fit
           keeps the pixels the model puts on the floor (obstacles are its outliers).
-Each builder returns `Anchors` or raises `AnchorError` with a one-line reason.
+Each builder returns `Anchors` or raises `AnchorError` with a one-line reason. `lens` is the camera's
+(distortion_model, D) from its CameraInfo (None or zero D: pinhole); points are projected and pixels turned
+into rays through it (`geometry.project_points` / `undistort_pixels`, OpenCV's camera models), so that a
+wide-angle lens puts each anchor on the pixel that sees it.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..geometry import project_points, undistort_pixels
 
 MAX_ANCHORS = 20000  # more adds cost, not accuracy (subsampled on a fixed grid / fixed seed)
 
@@ -87,8 +93,14 @@ def from_depth_image(depth: np.ndarray, out_size: tuple[int, int]) -> Anchors:
     return _finish((u + 0.5) * ow / w - 0.5, (v + 0.5) * oh / h - 0.5, d[v, u], out_size, "anchor depth image")
 
 
-def from_points(points: np.ndarray, K: np.ndarray, out_size: tuple[int, int], min_z: float = 0.05) -> Anchors:
-    """Anchors from (N, 3) points in the camera optical frame, projected with K of the output image."""
+def _lens_args(lens) -> tuple:
+    return () if lens is None else (lens[1], lens[0] or "plumb_bob")
+
+
+def from_points(points: np.ndarray, K: np.ndarray, out_size: tuple[int, int], min_z: float = 0.05,
+                lens=None) -> Anchors:
+    """Anchors from (N, 3) points in the camera optical frame, projected through K of the output image and
+    the camera's `lens` (points outside its field of view are dropped)."""
     p = np.asarray(points, np.float64).reshape(-1, 3) if np.size(points) else np.zeros((0, 3))
     if p.shape[0] == 0:
         raise AnchorError("no_points", "anchor cloud has zero points")
@@ -101,14 +113,12 @@ def from_points(points: np.ndarray, K: np.ndarray, out_size: tuple[int, int], mi
         raise AnchorError("behind_camera", f"anchor cloud: all {p.shape[0]} finite points are behind the camera "
                                            f"(z <= {min_z} m in the camera optical frame; check frame / scale_extrinsic)")
     p = p[front]
-    z = p[:, 2]
-    u = K[0, 0] * p[:, 0] / z + K[0, 2]
-    v = K[1, 1] * p[:, 1] / z + K[1, 2]
-    return _finish(u, v, z, out_size, "anchor cloud")
+    uv = project_points(p, K, *_lens_args(lens), min_z=min_z)
+    return _finish(uv[:, 0], uv[:, 1], p[:, 2], out_size, "anchor cloud")
 
 
 def from_range(distance: float, limits: tuple[float, float] | None, K_in: np.ndarray, in_size: tuple[int, int],
-               out_size: tuple[int, int], pixel: tuple[float, float] | None = None) -> Anchors:
+               out_size: tuple[int, int], pixel: tuple[float, float] | None = None, lens=None) -> Anchors:
     """One anchor from a range along the beam through `pixel` (input-image pixels; None = centre).
 
     Planar depth z = range / |K⁻¹ (u, v, 1)|. Refused when the range is not finite or outside [min, max]
@@ -122,15 +132,28 @@ def from_range(distance: float, limits: tuple[float, float] | None, K_in: np.nda
             raise AnchorError("range_limits", f"range {r:g} m outside [min_range, max_range] = [{lo:g}, {hi:g}] m")
     h, w = in_size
     u, v = ((w - 1) / 2.0, (h - 1) / 2.0) if pixel is None else (float(pixel[0]), float(pixel[1]))
-    ray = np.array([(u - K_in[0, 2]) / K_in[0, 0], (v - K_in[1, 2]) / K_in[1, 1], 1.0])
-    z = r / float(np.linalg.norm(ray))
+    x, y = undistort_pixels(np.array([[u, v]]), K_in, *_lens_args(lens))[0]
+    if not np.isfinite(x):
+        raise AnchorError("range_pixel", f"range pixel ({u:g}, {v:g}) has no ray in the camera's lens model")
+    z = r / float(np.linalg.norm([x, y, 1.0]))
     oh, ow = out_size
     return _finish(np.array([(u + 0.5) * ow / w - 0.5]), np.array([(v + 0.5) * oh / h - 0.5]), np.array([z]),
                    out_size, "range")
 
 
+@functools.lru_cache(maxsize=4)
+def _ground_grid(K: tuple, D: tuple, model: str, out_size: tuple[int, int], step: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v, y/z of the pixel's ray) on the ground grid, once per camera (the undistortion is iterative)."""
+    oh, ow = out_size
+    v, u = np.mgrid[step // 2:oh:step, step // 2:ow:step]
+    u, v = u.ravel().astype(np.float64), v.ravel().astype(np.float64)
+    y = undistort_pixels(np.stack([u, v], 1), np.reshape(K, (3, 3)), D, model)[:, 1]
+    return u, v, y
+
+
 def from_ground(height: float, pitch: float, K: np.ndarray, out_size: tuple[int, int], max_ratio: float = 4.0,
-                step: int = 4) -> Anchors:
+                step: int = 4, lens=None) -> Anchors:
     """Floor depths on a grid of output pixels below the horizon, no farther than `max_ratio` × height
     (rays at least ~14° below the horizon: near the robot the lower image is mostly floor; far from it,
     walls and objects stand in front of the plane).
@@ -140,28 +163,29 @@ def from_ground(height: float, pitch: float, K: np.ndarray, out_size: tuple[int,
     z = height / (y' cos p + sin p)."""
     if not (height > 0 and np.isfinite(height) and np.isfinite(pitch)):
         raise AnchorError("ground_params", f"ground_height must be > 0 (got {height}) and ground_pitch finite")
-    oh, ow = out_size
-    v, u = np.mgrid[step // 2:oh:step, step // 2:ow:step]
-    y = (v - K[1, 2]) / K[1, 1]
+    D, model = _lens_args(lens) or ((), "plumb_bob")
+    u, v, y = _ground_grid(tuple(np.asarray(K, np.float64).ravel().tolist()),
+                           tuple(np.asarray(D, np.float64).ravel().tolist()), model, tuple(out_size), step)
     den = y * np.cos(pitch) + np.sin(pitch)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(den > 1e-6, height / den, np.nan)
     z[z > max_ratio * height] = np.nan
-    return _finish(u.ravel().astype(np.float64), v.ravel().astype(np.float64), z.ravel(), out_size, "ground plane")
+    return _finish(u, v, z, out_size, "ground plane")
 
 
 def anchors_from_input(inp: AnchorInput, K_out: np.ndarray | None, K_in: np.ndarray | None,
-                       in_size: tuple[int, int], out_size: tuple[int, int], ground=(0.0, 0.0)) -> Anchors:
+                       in_size: tuple[int, int], out_size: tuple[int, int], ground=(0.0, 0.0), lens=None) -> Anchors:
     """`Anchors` at the output size for any source; K_out/K_in: intrinsics of the output / input image
-    (needed by points, range, ground). AnchorError with the reason otherwise."""
+    (needed by points, range, ground), `lens` the camera's (distortion_model, D). AnchorError with the
+    reason otherwise."""
     if inp.kind == "depth":
         return from_depth_image(inp.depth, out_size)
     if K_out is None:
         raise AnchorError("no_camera_info", f"{inp.kind} anchors need a valid camera_info")
     if inp.kind == "points":
-        return from_points(inp.points, K_out, out_size)
+        return from_points(inp.points, K_out, out_size, lens=lens)
     if inp.kind == "range":
-        return from_range(inp.range, inp.range_limits, K_in, in_size, out_size, inp.pixel)
+        return from_range(inp.range, inp.range_limits, K_in, in_size, out_size, inp.pixel, lens)
     if inp.kind == "ground":
-        return from_ground(ground[0], ground[1], K_out, out_size)
+        return from_ground(ground[0], ground[1], K_out, out_size, lens=lens)
     raise AnchorError("source", f"unknown anchor source {inp.kind!r}")

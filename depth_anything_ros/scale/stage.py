@@ -67,21 +67,22 @@ class ScaleStage:
     def min_inliers(self) -> int:
         return 1 if self.cfg.source == "range" else self.cfg.min_inliers
 
-    def fit(self, values: np.ndarray, anchor_input: AnchorInput | None, K_out, K_in, in_size) -> Fit:
-        """This frame's fit (not smoothed); Fit(ok=False) with the reason when refused."""
+    def fit(self, values: np.ndarray, anchor_input: AnchorInput | None, K_out, K_in, in_size, lens=None) -> Fit:
+        """This frame's fit (not smoothed); Fit(ok=False) with the reason when refused. `lens`: the camera's
+        (distortion_model, D), None for pinhole."""
         if anchor_input is None and self.cfg.source == "ground":
             anchor_input = AnchorInput("ground")
         if anchor_input is None:
             return Fit(False, reason="no anchors", reason_kind="no_anchors")
         try:
             a = anchors_from_input(anchor_input, K_out, K_in, in_size, values.shape,
-                                   (self.cfg.ground_height, self.cfg.ground_pitch))
+                                   (self.cfg.ground_height, self.cfg.ground_pitch), lens)
         except AnchorError as exc:
             return Fit(False, reason=str(exc), reason_kind=exc.kind)
         return fit_scale(values[a.v, a.u], a.z, self.mode, self.cfg.threshold, self.min_inliers)
 
     def apply(self, values: np.ndarray, stamp: float, K_out=None, K_in=None, in_size=None, network_size=None,
-              anchor_input: AnchorInput | None = None, missing: str = "") -> bool:
+              anchor_input: AnchorInput | None = None, missing: str = "", lens=None) -> bool:
         """Scale `values` in place (see module docstring); False when a relative model has no metric scale.
 
         `missing`: why there is no anchor input this frame (e.g. stale), reported when `anchor_input` is None."""
@@ -94,7 +95,7 @@ class ScaleStage:
         if cfg.source == "none":
             self.status = st
             return self.kind == "metric"
-        fit = self.fit(values, anchor_input, K_out, K_in, in_size or values.shape)
+        fit = self.fit(values, anchor_input, K_out, K_in, in_size or values.shape, lens)
         if not fit.ok and anchor_input is None and missing:
             fit.reason, fit.reason_kind = missing, "stale"
         accepted = self.smoother.update(fit, stamp)

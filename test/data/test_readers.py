@@ -129,7 +129,8 @@ def _ros_types():
             T["sensor_msgs/msg/RegionOfInterest"])
 
 
-def _write_bag(path, lidar: bool):
+def _write_bag(path, lidar: bool, D=(0.0,) * 5, points=None):
+    """Three RGB + depth (or LiDAR: `points` for each frame, else a fixed set) frames; a plumb_bob CameraInfo with D."""
     from rosbags.rosbag2 import Writer
 
     ts, Header, Time, Image, Info, Cloud, Field, Roi = _ros_types()
@@ -151,14 +152,14 @@ def _write_bag(path, lidar: bool):
             bgr = np.ascontiguousarray(rgb[..., ::-1])
             wr.write(c_rgb, t, ts.serialize_cdr(Image(header=hdr(t), height=h, width=w, encoding="bgr8", is_bigendian=0,
                                                       step=w * 3, data=bgr.reshape(-1)), Image.__msgtype__))
-            info = Info(header=hdr(t), height=h, width=w, distortion_model="plumb_bob", d=np.zeros(5),
+            info = Info(header=hdr(t), height=h, width=w, distortion_model="plumb_bob", d=np.array(D, float),
                         k=K.reshape(-1), r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0,
                         roi=Roi(x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
             wr.write(c_info, t, ts.serialize_cdr(info, Info.__msgtype__))
             td = t + 5_000_000  # 5 ms later: within the default 20 ms tolerance
             if lidar:
                 pts = np.array([[0.0, 0.0, 2.0 + i], [1.0, 0.5, 4.0], [2.0, 1.0, 8.0], [1.0, 0.5, 3.0], [0.0, 0.0, -1.0]],
-                               np.float32)
+                               np.float32) if points is None else np.asarray(points, np.float32)
                 data = np.zeros((len(pts), 4), np.float32)
                 data[:, :3] = pts
                 fields = [Field(name=n, offset=4 * j, datatype=7, count=1) for j, n in enumerate("xyz")]
@@ -238,6 +239,27 @@ def test_rosbag_lidar_projection(tmp_path):
     assert s.depth[12, 16] == pytest.approx(3.0)  # (0, 0, 3) -> (15.5, 11.5) rounds to column 16, row 12
     assert s.depth[16, 26] == pytest.approx(3.0)  # (1, 0.5, 3) -> (25.5, 16.5)
     assert s.depth[15, 23] == pytest.approx(4.0)  # (1, 0.5, 4) and (2, 1, 8) share (23, 15): the nearest wins
+
+
+def test_rosbag_lidar_projection_through_the_lens(tmp_path):
+    """A distorted camera (plumb_bob D in its CameraInfo): each LiDAR point lands on the pixel whose ray OpenCV's
+    inverse (undistortPoints, run to convergence here) gives for it, not where a pinhole K would put it."""
+    D = np.array([-0.3, 0.09, 0.001, -0.002, 0.0])
+    K = np.array([[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])  # the K _write_bag writes
+    v, u = np.mgrid[1:24:3, 1:32:3]
+    uv = np.stack([u.ravel(), v.ravel()], 1).astype(np.float64)
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
+    rays = cv2.undistortPoints(uv.reshape(-1, 1, 2), K, D, criteria=crit).reshape(-1, 2)
+    from depth_anything_ros.data.readers import RosbagRGBD
+
+    z = RNG.uniform(1.0, 9.0, len(uv))
+    pts = np.concatenate([rays, np.ones((len(uv), 1))], 1) * z[:, None]
+    _write_bag(tmp_path / "bag", lidar=True, D=D, points=pts)
+    s = RosbagRGBD(tmp_path / "bag", tolerance=0.01)[0]
+    assert s.valid.sum() == len(uv)
+    np.testing.assert_allclose(s.depth[v.ravel(), u.ravel()], z.astype(np.float32), rtol=1e-6)
+    pinhole = RosbagRGBD(tmp_path / "bag", tolerance=0.01, K=K)[0]  # an explicit K: no distortion
+    assert (pinhole.depth[v.ravel(), u.ravel()] != s.depth[v.ravel(), u.ravel()]).mean() > 0.3  # the outer ring moves
 
 
 def test_export_rosbag_to_folder(tmp_path):

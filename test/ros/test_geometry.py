@@ -120,3 +120,62 @@ def test_colorize_matches_reference(inverse):
     written = g.colorize(d, valid.astype(np.uint8) * 255, inverse, 1.5, 9.0, out=target)
     assert written is target
     np.testing.assert_array_equal(target, g.colorize(d, inverse=inverse, vmin=1.5, vmax=9.0))
+
+
+LENSES = {  # (model, D, K) of three lens families (OpenCV's models), the node tests' lenses at 640x480
+    "plumb_bob": ("plumb_bob", [-0.32, 0.12, 0.001, -0.002, -0.02], [[560.0, 0, 321.0], [0, 552.0, 238.5], [0, 0, 1]]),
+    "rational_polynomial": ("rational_polynomial", [0.6, -0.25, 0.001, 0.0015, 0.01, 0.9, -0.1, 0.03],
+                            [[480.0, 0, 318.0], [0, 484.0, 242.0], [0, 0, 1]]),
+    "equidistant": ("equidistant", [0.08, -0.03, 0.006, -0.001], [[280.0, 0, 319.5], [0, 280.0, 239.5], [0, 0, 1]]),
+}
+EXACT = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
+
+
+@pytest.mark.parametrize("name", LENSES)
+def test_project_points_inverts_opencvs_undistortion(name):
+    """Points made from pixels with OpenCV's own inverse (undistortPoints, run to convergence here) project
+    back onto those pixels; pinhole projection would miss them by pixels near the border."""
+    model, D, K = LENSES[name]
+    K, D = np.array(K), np.array(D)
+    rng = np.random.default_rng(5)
+    uv = np.stack([rng.uniform(40, 600, 400), rng.uniform(30, 450, 400)], 1)
+    undistort = cv2.fisheye.undistortPoints if model == "equidistant" else cv2.undistortPoints
+    rays = undistort(uv.reshape(-1, 1, 2), K, D, criteria=EXACT).reshape(-1, 2)
+    project = cv2.fisheye.projectPoints if model == "equidistant" else cv2.projectPoints
+    back = project(np.concatenate([rays, np.ones((len(uv), 1))], 1).reshape(-1, 1, 3), np.zeros((1, 1, 3)),
+                   np.zeros((1, 1, 3)), K, D)[0].reshape(-1, 2)
+    has_ray = np.linalg.norm(back - uv, axis=1) < 1e-6  # OpenCV's inverse found the pixel's ray
+    assert has_ray.mean() > 0.9
+    uv, rays = uv[has_ray], rays[has_ray]
+    z = rng.uniform(0.5, 20.0, len(uv))
+    pts = np.concatenate([rays, np.ones((len(uv), 1))], 1) * z[:, None]
+    got = g.project_points(pts, K, D, model)
+    assert np.abs(got - uv).max() < 1e-3
+    pinhole = g.project_points(pts, K)
+    assert np.abs(pinhole - uv).max() > 5.0
+    np.testing.assert_allclose(g.undistort_pixels(uv, K, D, model), rays, atol=1e-6)
+
+
+def test_project_points_drops_what_the_lens_model_folds_onto_a_wrong_pixel():
+    K = np.array([[300.0, 0, 320.0], [0, 300.0, 240.0], [0, 0, 1]])
+    D = np.array([-0.5, 0.0, 0.0, 0.0, 0.0])  # r_d = r (1 - 0.5 r^2) turns back beyond r = 0.816
+    pts = np.array([[0.3, 0.1, 1.0], [1.6, 0.0, 1.0], [0.0, 0.0, -2.0]])  # inside, far outside the FOV, behind
+    raw = cv2.projectPoints(pts[:2].reshape(-1, 1, 3), np.zeros(3), np.zeros(3), K, D)[0].reshape(-1, 2)
+    assert 0 <= raw[1, 0] < 640  # OpenCV alone puts the far point inside the image (on the other side)
+    got = g.project_points(pts, K, D)
+    np.testing.assert_allclose(got[0], raw[0], atol=1e-9)
+    assert np.isnan(got[1:]).all()
+
+
+@pytest.mark.parametrize("name", list(LENSES) + ["thin_prism"])
+def test_projection_equals_opencvs_project_points(name):
+    model, D, K = LENSES.get(name) or ("rational_polynomial", LENSES["rational_polynomial"][1] + [1e-3, -2e-3, 3e-3, 5e-4],
+                                       LENSES["rational_polynomial"][2])
+    K, D = np.array(K), np.array(D)
+    rng = np.random.default_rng(7)
+    pts = np.stack([rng.uniform(-0.6, 0.6, 2000), rng.uniform(-0.45, 0.45, 2000), np.ones(2000)], 1) * 3.0
+    if model == "equidistant":
+        ref = cv2.fisheye.projectPoints(pts.reshape(-1, 1, 3), np.zeros((1, 1, 3)), np.zeros((1, 1, 3)), K, D)[0]
+    else:
+        ref = cv2.projectPoints(pts.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), K, D)[0]
+    np.testing.assert_allclose(g.project_points(pts, K, D, model), ref.reshape(-1, 2), atol=1e-9)

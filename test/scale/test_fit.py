@@ -170,6 +170,35 @@ def test_ground_plane_depths():
     assert len(a) > 0 and a.v.min() > 0
 
 
+def test_anchors_through_a_distorted_lens_against_opencv():
+    """With the camera's lens (plumb_bob D), a LiDAR point anchors the pixel OpenCV's projectPoints gives it, the
+    ground plane and a range beam use the ray of OpenCV's undistortPoints: the floor point of every anchor is
+    1.2 m below the camera, and the beam's point is `range` metres away."""
+    import cv2
+
+    K = np.array([[140.0, 0, 80.3], [0, 138.0, 58.7], [0, 0, 1]])
+    D = np.array([-0.32, 0.12, 0.001, -0.002, -0.02])
+    lens = ("plumb_bob", D)
+    rng = np.random.default_rng(2)
+    pts = np.stack([rng.uniform(-0.5, 0.5, 300), rng.uniform(-0.35, 0.35, 300), np.ones(300)], 1) * rng.uniform(1, 8, 300)[:, None]
+    a = from_points(pts, K, (120, 160), lens=lens)
+    uv = cv2.projectPoints(pts.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), K, D)[0].reshape(-1, 2)
+    order, mine = np.argsort(pts[:, 2]), np.argsort(a.z)
+    np.testing.assert_array_equal(np.rint(uv[order]), np.stack([a.u, a.v], 1)[mine])
+    np.testing.assert_array_equal(pts[order, 2], a.z[mine])
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 200, 1e-12)
+    g = from_ground(1.2, math.radians(10), K, (120, 160), step=8, lens=lens)
+    rays = cv2.undistortPoints(np.stack([g.u, g.v], 1).astype(np.float64).reshape(-1, 1, 2), K, D, criteria=crit)
+    p = math.radians(10)
+    up_dot = -(rays.reshape(-1, 2)[:, 1] * math.cos(p)) - math.sin(p)
+    np.testing.assert_allclose(g.z * up_dot, -1.2, rtol=1e-6)
+    plain = from_ground(1.2, math.radians(10), K, (120, 160), step=8)
+    assert np.abs(plain.z - g.z).max() > 0.05  # the pinhole rays would put the floor elsewhere
+    r = from_range(5.0, (0.1, 10.0), K, (120, 160), (120, 160), pixel=(150.0, 100.0), lens=lens)
+    x, y = cv2.undistortPoints(np.array([[[150.0, 100.0]]]), K, D, criteria=crit).ravel()
+    assert r.z[0] * math.sqrt(x * x + y * y + 1) == pytest.approx(5.0, rel=1e-6)
+
+
 def test_affine_smoothing_compares_depth_not_parameters():
     # two fits with very different (s, t) that give nearly the same inverse depth over the model's range
     x = np.linspace(0.2, 1.0, 50)

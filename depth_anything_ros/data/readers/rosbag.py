@@ -2,7 +2,7 @@
 
 Supported: RGB as sensor_msgs/Image (rgb8, bgr8, rgba8, bgra8, mono8) or CompressedImage (jpeg/png); depth as
 an aligned sensor_msgs/Image (16UC1 / mono16 in millimetres, or 32FC1 in metres) or a LiDAR
-sensor_msgs/PointCloud2 (float32 x, y, z) projected with the CameraInfo K.
+sensor_msgs/PointCloud2 (x, y, z) projected through the CameraInfo camera (K and its distortion model).
 
 Assumptions (no TF lookup): the depth image is already registered to the RGB camera (same frame, same size),
 and the point cloud is expressed in the RGB camera's optical frame (x right, y down, z forward), unless
@@ -24,7 +24,9 @@ import numpy as np
 
 from .base import DepthDataset
 from ..sample import RGBDSample
-from ...messages import InputError, camera_info_K, camera_msg_to_rgb, cloud_msg_to_xyz, depth_msg_to_metres
+from ...geometry import project_points
+from ...messages import (InputError, camera_info_distortion, camera_info_K, camera_msg_to_rgb, cloud_msg_to_xyz,
+                         depth_msg_to_metres)
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -32,14 +34,15 @@ INFO = "sensor_msgs/msg/CameraInfo"
 CLOUD = "sensor_msgs/msg/PointCloud2"
 
 
-def project_points(xyz_cam: np.ndarray, K: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Sparse depth image from camera-frame points: nearest pixel, closest point wins, 0 = no point."""
-    z = xyz_cam[:, 2]
-    p = xyz_cam[z > 1e-3]
-    u = np.round(K[0, 0] * p[:, 0] / p[:, 2] + K[0, 2]).astype(np.int64)
-    v = np.round(K[1, 1] * p[:, 1] / p[:, 2] + K[1, 2]).astype(np.int64)
-    ok = (u >= 0) & (u < w) & (v >= 0) & (v < h)
-    u, v, z = u[ok], v[ok], p[ok, 2]
+def points_to_depth(xyz_cam: np.ndarray, K: np.ndarray, h: int, w: int, D=(), model: str = "plumb_bob"
+                    ) -> np.ndarray:
+    """Sparse depth image from camera-frame points projected through the camera (K, distortion D of `model`,
+    `geometry.project_points`): nearest pixel, closest point wins, 0 = no point."""
+    uv = project_points(xyz_cam, K, D, model)
+    ok = np.isfinite(uv).all(axis=1)
+    u, v, z = np.round(uv[ok, 0]).astype(np.int64), np.round(uv[ok, 1]).astype(np.int64), xyz_cam[ok, 2]
+    inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    u, v, z = u[inside], v[inside], z[inside]
     depth = np.full(h * w, np.inf)
     np.minimum.at(depth, v * w + u, z)
     depth[~np.isfinite(depth)] = 0.0
@@ -85,12 +88,15 @@ class RosbagRGBD(DepthDataset):
                 lidar_topic = self._pick((CLOUD,), lambda t: True, "depth image or PointCloud2")
         self.rgb_topic, self.depth_topic, self.lidar_topic = rgb_topic, depth_topic, lidar_topic
         self.K = None if K is None else np.asarray(K, np.float64).reshape(3, 3)
+        self.distortion: tuple[str, np.ndarray] = ("", np.zeros(0))  # (model, D) of the CameraInfo, for LiDAR
         if self.K is None:
             info_topic = info_topic or self._pick_info(rgb_topic)
             conn = [c for c in r.connections if c.topic == info_topic]
             for c, _t, raw in r.messages(connections=conn):
                 try:
-                    self.K = camera_info_K(r.deserialize(raw, c.msgtype))
+                    info = r.deserialize(raw, c.msgtype)
+                    self.K = camera_info_K(info)
+                    self.distortion = camera_info_distortion(info, self.K)
                 except InputError as exc:
                     raise ValueError(f"{self.path}: {info_topic}: {exc} (pass K)") from None
                 break
@@ -205,7 +211,7 @@ class RosbagRGBD(DepthDataset):
             xyz = xyz[np.all(np.isfinite(xyz), axis=1)]
             if self.T_cam_lidar is not None:
                 xyz = xyz @ self.T_cam_lidar[:3, :3].T + self.T_cam_lidar[:3, 3]
-            depth = project_points(xyz, self.K, h, w)
+            depth = points_to_depth(xyz, self.K, h, w, self.distortion[1], self.distortion[0] or "plumb_bob")
         valid = (depth > 0) & (depth >= self.min_depth) & (depth <= self.max_depth)
         depth = np.where(valid, depth, 0.0).astype(np.float32)
         return RGBDSample(image=rgb, depth=depth, valid=valid, K=self.K.copy(), source=f"rosbag:{self.path.name}:{t_rgb}")
