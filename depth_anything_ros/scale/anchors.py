@@ -121,8 +121,8 @@ def from_range(distance: float, limits: tuple[float, float] | None, K_in: np.nda
                out_size: tuple[int, int], pixel: tuple[float, float] | None = None, lens=None) -> Anchors:
     """One anchor from a range along the beam through `pixel` (input-image pixels; None = centre).
 
-    Planar depth z = range / |K⁻¹ (u, v, 1)|. Refused when the range is not finite or outside [min, max]
-    (sensor_msgs/Range: outside the limits means no valid reading)."""
+    Planar depth z = range / |(x', y', 1)|, (x', y') the pixel's ray through the lens. Refused when the range
+    is not finite or outside [min, max] (sensor_msgs/Range: outside the limits means no valid reading)."""
     r = float(distance)
     if not np.isfinite(r):
         raise AnchorError("range_invalid", f"range is {r} (no reading)")
