@@ -94,7 +94,7 @@ def from_depth_image(depth: np.ndarray, out_size: tuple[int, int]) -> Anchors:
 
 
 def _lens_args(lens) -> tuple:
-    return () if lens is None else (lens[1], lens[0] or "plumb_bob")
+    return () if lens is None else (lens[1], lens[0])  # an empty model comes only with zero D: pinhole
 
 
 def from_points(points: np.ndarray, K: np.ndarray, out_size: tuple[int, int], min_z: float = 0.05,

@@ -211,7 +211,7 @@ class RosbagRGBD(DepthDataset):
             xyz = xyz[np.all(np.isfinite(xyz), axis=1)]
             if self.T_cam_lidar is not None:
                 xyz = xyz @ self.T_cam_lidar[:3, :3].T + self.T_cam_lidar[:3, 3]
-            depth = points_to_depth(xyz, self.K, h, w, self.distortion[1], self.distortion[0] or "plumb_bob")
+            depth = points_to_depth(xyz, self.K, h, w, self.distortion[1], self.distortion[0])
         valid = (depth > 0) & (depth >= self.min_depth) & (depth <= self.max_depth)
         depth = np.where(valid, depth, 0.0).astype(np.float32)
         return RGBDSample(image=rgb, depth=depth, valid=valid, K=self.K.copy(), source=f"rosbag:{self.path.name}:{t_rgb}")
